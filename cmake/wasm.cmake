@@ -1,0 +1,25 @@
+# The browser build: js/engine/outpost-engine.{js,wasm}, an ES module that the worker imports.
+add_executable(outpost_engine wasm/bindings.cc wasm/vfs/opfs_backend.cc)
+target_link_libraries(outpost_engine PRIVATE outpost_core)
+target_compile_options(outpost_engine PRIVATE -Wall -Wextra -Werror)
+set(OUTPOST_JS_LIBRARY ${CMAKE_SOURCE_DIR}/wasm/vfs/opfs_library.js)
+set_target_properties(outpost_engine PROPERTIES
+  OUTPUT_NAME outpost-engine
+  SUFFIX .js
+  RUNTIME_OUTPUT_DIRECTORY ${CMAKE_SOURCE_DIR}/js/engine
+  LINK_DEPENDS ${OUTPOST_JS_LIBRARY})
+target_link_options(outpost_engine PRIVATE
+  --bind
+  --js-library ${OUTPOST_JS_LIBRARY}
+  -sMODULARIZE=1
+  -sEXPORT_ES6=1
+  -sEXPORT_NAME=createOutpostEngine
+  -sENVIRONMENT=web,worker      # EXPORT_ES6 with a node environment is broken in emscripten 3.1.6
+  -sFILESYSTEM=0                # SQLite reaches storage only through our VFS
+  -sALLOW_MEMORY_GROWTH=1
+  -sINITIAL_MEMORY=16777216
+  -sTOTAL_STACK=524288
+  -sDYNAMIC_EXECUTION=0         # no eval: works under a strict CSP
+  -sWASM_BIGINT=1
+  -sINCOMING_MODULE_JS_API=[locateFile,instantiateWasm,print,printErr]
+)

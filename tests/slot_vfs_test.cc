@@ -1,0 +1,342 @@
+// SlotVfs over the in-memory backend: slot mapping and headers, I/O per commit, durability levels, crash
+// images, write failures, and atomic file replacement.
+#include "slot_vfs.h"
+
+#include <cstring>
+
+#include "test_util.h"
+
+namespace outpost::testing {
+namespace {
+
+constexpr char kSchema[] =
+    "CREATE TABLE notes(id TEXT PRIMARY KEY, title, body, updated);"
+    "CREATE TABLE outbox(seq INTEGER PRIMARY KEY, op_id, kind, payload, status);";
+
+// The workload of measurements.md: one row plus one outbox-like row per transaction.
+void Commit(Database& db, int i) {
+  ExecOk(db, "BEGIN");
+  ExecOk(db, "INSERT INTO notes VALUES (?, 'title', 'body', ?)", {{std::string("n") + std::to_string(i), int64_t{i}}, {}});
+  ExecOk(db, "INSERT INTO outbox(op_id, kind, payload, status) VALUES (?, 'put', 'x', 'pending')",
+         {{std::string("op") + std::to_string(i)}, {}});
+  ExecOk(db, "COMMIT");
+}
+
+TEST(SlotVfs, DatabaseAndWalEachTakeOneSlot) {
+  Device device;
+  Session session(device);
+  auto db = session.Open();
+  ExecOk(*db, kSchema);
+  Commit(*db, 1);
+  auto names = session.vfs.FileNames();
+  EXPECT_EQ(names.size(), 2u);
+  EXPECT_NE(std::find(names.begin(), names.end(), "/app.db"), names.end());
+  EXPECT_NE(std::find(names.begin(), names.end(), "/app.db-wal"), names.end());
+  QueryResult mode;
+  ASSERT_TRUE(db->Query("PRAGMA journal_mode", {}, &mode).ok());
+  EXPECT_EQ(std::get<std::string>(mode.rows[0][0]), "wal");
+}
+
+TEST(SlotVfs, FullDurabilityCostsOneFlushAndNoSizeQueryPerCommit) {
+  Device device;
+  Session session(device);
+  auto db = session.Open(Durability::kFull);
+  ExecOk(*db, kSchema);
+  Commit(*db, 0);
+  device.backend.ResetCounters();
+  for (int i = 1; i <= 10; ++i) Commit(*db, i);
+  EXPECT_EQ(device.backend.counters().flushes, 10);
+  EXPECT_EQ(device.backend.counters().sizes, 0);
+  EXPECT_EQ(device.backend.counters().truncates, 0);
+  EXPECT_EQ(device.backend.counters().reads, 0);  // exclusive mode keeps the page cache across commits
+}
+
+TEST(SlotVfs, RelaxedDurabilityNeverFlushesPerCommit) {
+  Device device;
+  Session session(device);
+  auto db = session.Open(Durability::kRelaxed);
+  ExecOk(*db, kSchema);
+  Commit(*db, 0);
+  device.backend.ResetCounters();
+  for (int i = 1; i <= 10; ++i) Commit(*db, i);
+  EXPECT_EQ(device.backend.counters().flushes, 0);
+  EXPECT_GT(device.backend.counters().writes, 0);
+}
+
+TEST(SlotVfs, DataSurvivesReopen) {
+  Device device;
+  {
+    Session session(device);
+    auto db = session.Open();
+    ExecOk(*db, kSchema);
+    for (int i = 0; i < 50; ++i) Commit(*db, i);
+  }
+  Session again(device);
+  auto db = again.Open();
+  EXPECT_EQ(Count(*db, "notes"), 50);
+  EXPECT_EQ(IntegrityCheck(*db), "ok");
+}
+
+TEST(SlotVfs, KilledProcessKeepsEveryCommit) {
+  Device device;
+  Session session(device);
+  auto db = session.Open(Durability::kRelaxed);
+  ExecOk(*db, kSchema);
+  for (int i = 0; i < 30; ++i) Commit(*db, i);
+  Device restarted;
+  restarted.backend.Restore(device.backend.KillImage());  // the connection was never closed
+  Session next(restarted);
+  auto reopened = next.Open(Durability::kRelaxed);
+  EXPECT_EQ(Count(*reopened, "notes"), 30);
+  EXPECT_EQ(IntegrityCheck(*reopened), "ok");
+}
+
+TEST(SlotVfs, PowerLossKeepsEveryCommitAtFullDurability) {
+  Device device;
+  Session session(device);
+  auto db = session.Open(Durability::kFull);
+  ExecOk(*db, kSchema);
+  for (int i = 0; i < 30; ++i) Commit(*db, i);
+  Device restarted;
+  restarted.backend.Restore(device.backend.PowerLossImage());
+  Session next(restarted);
+  auto reopened = next.Open();
+  EXPECT_EQ(Count(*reopened, "notes"), 30);
+  EXPECT_EQ(IntegrityCheck(*reopened), "ok");
+}
+
+TEST(SlotVfs, PowerLossAtRelaxedDurabilityMayLoseCommitsButNeverCorrupts) {
+  Device device;
+  Session session(device);
+  auto db = session.Open(Durability::kRelaxed);
+  ExecOk(*db, kSchema);
+  ExecOk(*db, "PRAGMA wal_checkpoint(TRUNCATE)");  // schema durable in the database file
+  for (int i = 0; i < 30; ++i) Commit(*db, i);
+  Device restarted;
+  restarted.backend.Restore(device.backend.PowerLossImage());
+  Session next(restarted);
+  auto reopened = next.Open(Durability::kRelaxed);
+  int64_t n = Count(*reopened, "notes");
+  EXPECT_GE(n, 0);
+  EXPECT_LE(n, 30);
+  EXPECT_EQ(IntegrityCheck(*reopened), "ok");
+}
+
+TEST(SlotVfs, TransactionKilledHalfwayRollsBack) {
+  Device device;
+  Session session(device);
+  auto db = session.Open();
+  ExecOk(*db, kSchema);
+  for (int i = 0; i < 5; ++i) Commit(*db, i);
+  ExecOk(*db, "PRAGMA cache_size=8");  // force the open transaction to spill pages into the WAL
+  ExecOk(*db, "BEGIN");
+  for (int i = 100; i < 400; ++i)
+    ExecOk(*db, "INSERT INTO notes VALUES (?, 't', randomblob(1000), 0)", {{std::string("big") + std::to_string(i)}, {}});
+  auto image = device.backend.KillImage();
+  Device restarted;
+  restarted.backend.Restore(image);
+  Session next(restarted);
+  auto reopened = next.Open();
+  EXPECT_EQ(Count(*reopened, "notes"), 5);
+  EXPECT_EQ(IntegrityCheck(*reopened), "ok");
+}
+
+class WriteFailure : public ::testing::TestWithParam<int64_t> {};
+
+TEST_P(WriteFailure, IsSqliteFullAndTheDatabaseReopensIntact) {
+  Device device;
+  {
+    Session session(device);
+    auto db = session.Open();
+    ExecOk(*db, kSchema);
+    for (int i = 0; i < 10; ++i) Commit(*db, i);
+    device.backend.FailWritesAfter(0, GetParam());
+    ExecResult r;
+    Status s = db->Exec("INSERT INTO notes VALUES ('x', 't', randomblob(20000), 0)", {}, &r);
+    EXPECT_EQ(s.code(), "SQLITE_FULL") << s.ToString();
+    EXPECT_NE(s.message().find("quota"), std::string::npos) << s.message();
+    EXPECT_NE(session.vfs.LastError().find("quota"), std::string::npos) << session.vfs.LastError();
+    EXPECT_FALSE(db->InTransaction());
+    device.backend.ClearFault();
+    EXPECT_EQ(Count(*db, "notes"), 10);
+  }
+  Session next(device);
+  auto db = next.Open();
+  EXPECT_EQ(Count(*db, "notes"), 10);
+  EXPECT_EQ(IntegrityCheck(*db), "ok");
+  Commit(*db, 11);
+  EXPECT_EQ(Count(*db, "notes"), 11);
+}
+
+INSTANTIATE_TEST_SUITE_P(QuotaExceptionAndShortWrite, WriteFailure,
+                         ::testing::Values(int64_t{vfs::kWriteQuota}, int64_t{100}));
+
+TEST(SlotVfs, BrokenHandleWriteIsIoError) {
+  Device device;
+  Session session(device);
+  auto db = session.Open();
+  ExecOk(*db, kSchema);
+  device.backend.FailWritesAfter(0, vfs::kWriteIo);
+  ExecResult r;
+  Status s = db->Exec("INSERT INTO notes VALUES ('x', 't', 'b', 0)", {}, &r);
+  EXPECT_EQ(s.code(), "SQLITE_IOERR") << s.ToString();
+}
+
+TEST(SlotVfs, FullPoolIsCantOpenWithAReason) {
+  Device device(1);
+  Session session(device);
+  OpenOptions options;
+  options.vfs = session.vfs.name();
+  std::unique_ptr<Database> db;
+  Status s = Database::Open("/app.db", options, &db);  // switching to WAL needs a second slot
+  EXPECT_EQ(s.code(), "SQLITE_CANTOPEN") << s.ToString();
+  EXPECT_EQ(db, nullptr);
+  EXPECT_NE(session.vfs.LastError().find("pool is full"), std::string::npos);
+}
+
+TEST(SlotVfs, InitFreesCorruptAndTemporarySlots) {
+  Device device;
+  {
+    Session session(device);
+    auto db = session.Open();
+    ExecOk(*db, kSchema);
+    Commit(*db, 1);
+  }
+  // Slot 2: a header with a broken digest; slot 3: a valid header for a temporary file.
+  std::vector<uint8_t> junk(vfs::SlotVfs::kHeaderSize + 100, 0x5a);
+  device.backend.file(2) = junk;
+  std::vector<uint8_t> temp(vfs::SlotVfs::kHeaderSize, 0);
+  std::memcpy(temp.data(), "/tmp", 4);
+  temp[512] = SQLITE_OPEN_TEMP_DB & 0xff;
+  temp[513] = (SQLITE_OPEN_TEMP_DB >> 8) & 0xff;
+  uint64_t d = vfs::HeaderDigest(temp.data());
+  for (int b = 0; b < 8; ++b) temp[520 + b] = static_cast<uint8_t>(d >> (8 * b));
+  device.backend.file(3) = temp;
+
+  Session next(device);
+  EXPECT_EQ(next.vfs.FileNames(), std::vector<std::string>{"/app.db"});
+  EXPECT_EQ(device.backend.file(2).size(), static_cast<size_t>(vfs::SlotVfs::kHeaderSize));
+  auto db = next.Open();
+  EXPECT_EQ(Count(*db, "notes"), 1);
+}
+
+std::vector<uint8_t> ExportOf(int rows) {
+  Device other;
+  Session session(other);
+  auto db = session.Open();
+  ExecOk(*db, kSchema);
+  for (int i = 0; i < rows; ++i) Commit(*db, i);
+  std::vector<uint8_t> bytes;
+  EXPECT_TRUE(db->Export(&bytes).ok());
+  return bytes;
+}
+
+TEST(SlotVfs, ReplaceFileSwapsTheDatabase) {
+  auto bytes = ExportOf(7);
+  Device device;
+  {
+    Session session(device);
+    auto db = session.Open();
+    ExecOk(*db, kSchema);
+    Commit(*db, 1);
+    ASSERT_TRUE(db->Close().ok());
+    Status s = session.vfs.ReplaceFile("/app.db", bytes);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    EXPECT_EQ(session.vfs.FileNames(), std::vector<std::string>{"/app.db"});
+  }
+  Session next(device);
+  auto db = next.Open();
+  EXPECT_EQ(Count(*db, "notes"), 7);
+  EXPECT_EQ(IntegrityCheck(*db), "ok");
+}
+
+TEST(SlotVfs, ReplaceFileRefusesAnOpenFile) {
+  Device device;
+  Session session(device);
+  auto db = session.Open();
+  ExecOk(*db, kSchema);
+  EXPECT_EQ(session.vfs.ReplaceFile("/app.db", ExportOf(1)).code(), "INVALID_STATE");
+}
+
+TEST(SlotVfs, ReplaceFileThatFailsLeavesTheOldDatabase) {
+  auto bytes = ExportOf(7);
+  Device device;
+  Session session(device);
+  {
+    auto db = session.Open();
+    ExecOk(*db, kSchema);
+    Commit(*db, 1);
+  }
+  device.backend.FailWritesAfter(1, vfs::kWriteQuota);  // the temporary header lands, the data does not
+  Status s = session.vfs.ReplaceFile("/app.db", bytes);
+  EXPECT_EQ(s.code(), "SQLITE_FULL");
+  device.backend.ClearFault();
+  Session next(device);
+  auto db = next.Open();
+  EXPECT_EQ(Count(*db, "notes"), 1);
+}
+
+TEST(SlotVfs, CrashBeforeReplaceCommitsKeepsTheOldFileAfterItTheNew) {
+  auto bytes = ExportOf(7);
+  for (int64_t writes_allowed : {1, 2, 6, 7}) {
+    Device device;
+    {
+      Session session(device);
+      auto db = session.Open();
+      ExecOk(*db, kSchema);
+      Commit(*db, 1);
+    }
+    std::vector<std::vector<uint8_t>> image;
+    {
+      Session session(device);
+      device.backend.ResetCounters();
+      device.backend.FailWritesAfter(writes_allowed, vfs::kWriteIo);
+      (void)session.vfs.ReplaceFile("/app.db", bytes);
+      image = device.backend.PowerLossImage();
+      device.backend.ClearFault();
+    }
+    Device restarted;
+    restarted.backend.Restore(image);
+    Session next(restarted);
+    auto db = next.Open();
+    int64_t n = Count(*db, "notes");
+    EXPECT_TRUE(n == 1 || n == 7) << "after " << writes_allowed << " writes: " << n;
+    EXPECT_EQ(IntegrityCheck(*db), "ok");
+  }
+}
+
+TEST(SlotVfs, HigherGenerationWinsWhenTwoSlotsClaimOnePath) {
+  auto bytes = ExportOf(3);
+  Device device;
+  {
+    Session session(device);
+    auto db = session.Open();
+    ExecOk(*db, kSchema);
+    ASSERT_TRUE(db->Close().ok());
+    ASSERT_TRUE(session.vfs.ReplaceFile("/app.db", bytes).ok());
+  }
+  // Forge the state between "new header committed" and "old slot released": an older copy still claims
+  // the path with generation 1.
+  int current = -1;
+  for (int i = 0; i < 4; ++i)
+    if (device.backend.file(i).size() > 0 && device.backend.file(i)[1] == 'a') current = i;
+  ASSERT_GE(current, 0);
+  int stale = (current + 1) % 4;
+  std::vector<uint8_t> old = ExportOf(1);
+  std::vector<uint8_t> slot(vfs::SlotVfs::kHeaderSize, 0);
+  std::memcpy(slot.data(), "/app.db", 7);
+  slot[512] = SQLITE_OPEN_MAIN_DB & 0xff;
+  slot[516] = 1;
+  uint64_t d = vfs::HeaderDigest(slot.data());
+  for (int b = 0; b < 8; ++b) slot[520 + b] = static_cast<uint8_t>(d >> (8 * b));
+  slot.insert(slot.end(), old.begin(), old.end());
+  device.backend.file(stale) = slot;
+
+  Session next(device);
+  EXPECT_EQ(next.vfs.FileNames(), std::vector<std::string>{"/app.db"});
+  auto db = next.Open();
+  EXPECT_EQ(Count(*db, "notes"), 3);
+}
+
+}  // namespace
+}  // namespace outpost::testing
