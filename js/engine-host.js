@@ -1,0 +1,162 @@
+// The engine inside the worker: loads the WASM module once, acquires storage, and wraps one Connection
+// (wasm/bindings.cc) in methods that throw OutpostError. worker-server.js serves it over the message
+// protocol; benchmarks use it directly to measure without the postMessage hop.
+import createOutpostEngine from './engine/outpost-engine.js';
+import { ErrorCode, OutpostError } from './errors.js';
+import { acquirePool } from './opfs-pool.js';
+
+let enginePromise = null;
+let nextPool = 1;
+
+export function loadEngine() {
+  enginePromise ??= createOutpostEngine({
+    // Literal new URL(..., import.meta.url): bundlers see the asset and emit it next to this module.
+    locateFile: () => new URL('./engine/outpost-engine.wasm', import.meta.url).href,
+  }).then((module) => {
+    module.outpostPools = {};
+    return module;
+  });
+  return enginePromise;
+}
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+
+/** Fills in defaults and rejects bad options with INVALID_ARGUMENT. */
+export function normalizeOptions(name, options = {}) {
+  if (typeof name !== 'string' || !NAME.test(name) || name.includes('..')) {
+    throw new OutpostError(
+      ErrorCode.INVALID_ARGUMENT,
+      `Invalid database name ${JSON.stringify(name)}: use 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit.`,
+    );
+  }
+  const o = {
+    storage: options.storage ?? 'opfs',
+    durability: options.durability ?? 'full',
+    poolSize: options.poolSize ?? 4,
+    lockTimeoutMs: options.lockTimeoutMs ?? 3000,
+    pageSize: options.pageSize ?? 4096,
+    cacheSizeKiB: options.cacheSizeKiB ?? 8192,
+    testHooks: options.testHooks === true,
+  };
+  const bad = (what) => new OutpostError(ErrorCode.INVALID_ARGUMENT, `Invalid option ${what}.`);
+  if (o.storage !== 'opfs' && o.storage !== 'memory') throw bad(`storage: use 'opfs' (default) or 'memory'`);
+  if (o.durability !== 'full' && o.durability !== 'relaxed') throw bad(`durability: use 'full' (default) or 'relaxed'`);
+  if (!Number.isInteger(o.poolSize) || o.poolSize < 3 || o.poolSize > 64) throw bad('poolSize: an integer from 3 to 64');
+  if (!(o.lockTimeoutMs >= 0)) throw bad('lockTimeoutMs: a number of milliseconds >= 0');
+  if (![512, 1024, 2048, 4096, 8192, 16384, 32768, 65536].includes(o.pageSize)) throw bad('pageSize: a power of two from 512 to 65536');
+  if (!Number.isInteger(o.cacheSizeKiB) || o.cacheSizeKiB < 64) throw bad('cacheSizeKiB: an integer >= 64');
+  return o;
+}
+
+function check(result) {
+  if (result.error) throw OutpostError.from(result.error);
+  return result;
+}
+
+export class EngineDatabase {
+  /** Opens `name` with normalized options (see normalizeOptions). */
+  static async open(name, options) {
+    const engine = await loadEngine();
+    let pool = null;
+    let poolId = 0;
+    if (options.storage === 'opfs') {
+      pool = await acquirePool(name, options.poolSize, options.lockTimeoutMs);
+      poolId = nextPool++;
+      engine.outpostPools[poolId] = pool;
+    }
+    const connection = new engine.Connection();
+    const result = connection.open(`/${name}`, {
+      storage: options.storage,
+      pool: poolId,
+      slots: options.poolSize,
+      durability: options.durability,
+      pageSize: options.pageSize,
+      cacheSizeKiB: options.cacheSizeKiB,
+    });
+    if (result.error) {
+      connection.delete();
+      pool?.close();
+      delete engine.outpostPools[poolId];
+      throw OutpostError.from(result.error);
+    }
+    return new EngineDatabase(engine, connection, pool, poolId, options);
+  }
+
+  constructor(engine, connection, pool, poolId, options) {
+    this.engine = engine;
+    this.connection = connection;
+    this.pool = pool;
+    this.poolId = poolId;
+    this.options = options;
+    this.realHandles = null;
+  }
+
+  exec(sql, params) {
+    return check(this.connection.exec(this.sqlText(sql), params ?? null));
+  }
+
+  query(sql, params) {
+    return check(this.connection.query(this.sqlText(sql), params ?? null)).rows;
+  }
+
+  get inTransaction() {
+    return this.connection.inTransaction();
+  }
+
+  export() {
+    return check(this.connection.exportBytes()).bytes;
+  }
+
+  import(bytes) {
+    if (!(bytes instanceof Uint8Array)) {
+      throw new OutpostError(ErrorCode.INVALID_ARGUMENT, 'import() takes the database file as a Uint8Array.');
+    }
+    check(this.connection.importBytes(bytes));
+  }
+
+  files() {
+    return this.connection.files();
+  }
+
+  close() {
+    if (!this.connection) return;
+    const result = this.connection.close();
+    this.connection.delete();
+    this.connection = null;
+    this.pool?.close();
+    delete this.engine.outpostPools[this.poolId];
+    check(result);
+  }
+
+  sqlText(sql) {
+    if (!this.connection) throw new OutpostError(ErrorCode.DB_CLOSED, 'The database is closed; call open() again.');
+    if (typeof sql !== 'string') throw new OutpostError(ErrorCode.INVALID_ARGUMENT, 'SQL must be a string.');
+    return sql;
+  }
+
+  /**
+   * Test hook: from the next write on, every OPFS write fails the way a full disk does in browsers:
+   * `mode` 'quota' throws QuotaExceededError, 'short' stores only part of the bytes.
+   * The real handles are untouched; clearWriteFailures() restores them.
+   */
+  failWrites(mode) {
+    if (!this.pool) throw new OutpostError(ErrorCode.INVALID_STATE, 'Write failures can be injected only with OPFS storage.');
+    this.realHandles ??= this.pool.handles.slice();
+    this.pool.handles = this.realHandles.map((h) => ({
+      read: (buf, opts) => h.read(buf, opts),
+      write: (buf, opts) => {
+        if (mode === 'short') return h.write(buf.subarray(0, buf.length >> 1), opts);
+        throw new DOMException('Quota exceeded (injected)', 'QuotaExceededError');
+      },
+      truncate: (n) => h.truncate(n),
+      getSize: () => h.getSize(),
+      flush: () => h.flush(),
+      close: () => h.close(),
+    }));
+  }
+
+  clearWriteFailures() {
+    if (this.realHandles) this.pool.handles = this.realHandles;
+    this.realHandles = null;
+  }
+}

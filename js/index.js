@@ -1,0 +1,152 @@
+// Outpost's public API: open() starts a dedicated worker that runs SQLite over OPFS and returns a Database
+// whose methods are promises. The worker, the WASM module and the message protocol stay hidden.
+import { ErrorCode, OutpostError } from './errors.js';
+import { CONNECT, Client, Op } from './protocol.js';
+
+export { ErrorCode, OutpostError };
+
+const WORKER = Symbol.for('outpost.worker');
+
+/**
+ * Opens (creating if needed) the database `name`.
+ * @param {string} name
+ * @param {import('./index').OpenOptions} [options]
+ * @returns {Promise<Database>}
+ */
+export async function open(name, options = {}) {
+  if (typeof Worker === 'undefined') {
+    throw new OutpostError(ErrorCode.OPFS_UNAVAILABLE, 'Outpost needs Web Workers; call open() from a page or a worker in a browser.');
+  }
+  const { workerUrl, ...engineOptions } = options;
+  // Literal new URL(..., import.meta.url) so bundlers find and emit the worker.
+  const worker = workerUrl
+    ? new Worker(workerUrl, { type: 'module', name: `outpost:${name}` })
+    : new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: `outpost:${name}` });
+  const channel = new MessageChannel();
+  const client = new Client(channel.port1);
+  worker.onerror = (event) => {
+    event.preventDefault?.();
+    client.fail(
+      new OutpostError(ErrorCode.WORKER_FAILED, `The Outpost worker failed to start or crashed: ${event.message ?? 'unknown error'}. Reload the page; committed data is safe.`),
+    );
+  };
+  worker.postMessage({ type: CONNECT, port: channel.port2 }, [channel.port2]);
+  try {
+    const info = await client.call(Op.OPEN, { name, options: engineOptions });
+    return new Database(name, client, worker, info);
+  } catch (error) {
+    worker.terminate();
+    throw error;
+  }
+}
+
+export class Database {
+  constructor(name, client, worker, info) {
+    this.name = name;
+    this.storage = info.storage;
+    this.durability = info.durability;
+    this.client = client;
+    this[WORKER] = worker;
+    this.closed = false;
+  }
+
+  /** Runs SQL that returns no rows (or ignores them). @returns {Promise<{changes: number, lastInsertRowId: number|bigint}>} */
+  exec(sql, params) {
+    return this.client.call(Op.EXEC, { sql, params });
+  }
+
+  /** Runs one statement and returns its rows as plain objects. */
+  query(sql, params) {
+    return this.client.call(Op.QUERY, { sql, params });
+  }
+
+  /**
+   * Runs `fn` in one transaction: commits when the promise it returns resolves, rolls back when it rejects
+   * (and rejects with the same error). Other calls on this database wait until it ends.
+   * @template T
+   * @param {(tx: Transaction) => Promise<T>|T} fn
+   * @param {{ mode?: 'DEFERRED'|'IMMEDIATE'|'EXCLUSIVE' }} [options]
+   * @returns {Promise<T>}
+   */
+  async transaction(fn, options = {}) {
+    if (typeof fn !== 'function') {
+      throw new OutpostError(ErrorCode.INVALID_ARGUMENT, 'transaction() takes a function: db.transaction(async (tx) => { ... }).');
+    }
+    const { tx } = await this.client.call(Op.BEGIN, { mode: options.mode });
+    const handle = new Transaction(this.client, tx);
+    let result;
+    try {
+      result = await fn(handle);
+    } catch (error) {
+      handle.done = true;
+      await this.client.call(Op.ROLLBACK, {}, tx).catch(() => {});
+      throw error;
+    }
+    handle.done = true;
+    await this.client.call(Op.COMMIT, {}, tx);
+    return result;
+  }
+
+  /** The whole database as a plain SQLite file (opens in the sqlite3 shell). @returns {Promise<Uint8Array>} */
+  export() {
+    return this.client.call(Op.EXPORT);
+  }
+
+  /** Replaces the database with `bytes`, a plain SQLite file. Invalid input is rejected and changes nothing. */
+  import(bytes) {
+    return this.client.call(Op.IMPORT, { bytes });
+  }
+
+  /** Checkpoints, releases the storage (and its lock) and stops the worker. */
+  async close() {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      await this.client.call(Op.CLOSE);
+    } finally {
+      this[WORKER].terminate();
+      this.client.fail(new OutpostError(ErrorCode.DB_CLOSED, 'The database is closed; call open() again.'));
+    }
+  }
+
+  /** Test hooks; the database must be opened with { testHooks: true }. */
+  debug(action, args = {}) {
+    return this.client.call(Op.DEBUG, { action, ...args });
+  }
+}
+
+export class Transaction {
+  constructor(client, id) {
+    this.client = client;
+    this.id = id;
+    this.done = false;
+  }
+
+  exec(sql, params) {
+    return this.done ? Promise.reject(ended()) : this.client.call(Op.EXEC, { sql, params }, this.id);
+  }
+
+  query(sql, params) {
+    return this.done ? Promise.reject(ended()) : this.client.call(Op.QUERY, { sql, params }, this.id);
+  }
+}
+
+const ended = () =>
+  new OutpostError(ErrorCode.INVALID_STATE, 'This transaction has already ended; use the tx object only inside its callback.');
+
+/**
+ * Asks the browser to keep this origin's storage under pressure (window only: workers cannot call it).
+ * @returns {Promise<{ persisted: boolean, usage?: number, quota?: number }>}
+ */
+export async function requestPersistentStorage() {
+  if (typeof navigator === 'undefined' || !navigator.storage?.persist) return { persisted: false };
+  const persisted = await navigator.storage.persist();
+  return { persisted, ...(await storageEstimate()) };
+}
+
+/** Usage and quota of this origin's storage, in bytes. */
+export async function storageEstimate() {
+  if (typeof navigator === 'undefined' || !navigator.storage?.estimate) return {};
+  const { usage, quota } = await navigator.storage.estimate();
+  return { usage, quota };
+}

@@ -1,0 +1,87 @@
+// The worker message protocol, in one place. The facade (index.js) and the worker (worker-server.js) talk
+// over a MessagePort, never the Worker object itself, so a later multi-tab mode can hand a follower tab a
+// port to the leader's worker without changing the API.
+//
+// Request:  { id, op, args, tx? }      id: unique per port; tx: the transaction the call belongs to
+// Response: { id, result } | { id, error: { code, message, sql?, sqliteCode? } }
+//
+// Ops and their args / results:
+//   open     { name, options }          → { storage, durability, files }
+//   exec     { sql, params }            → { changes, lastInsertRowId }
+//   query    { sql, params }            → rows (plain objects)
+//   begin    { mode }                   → { tx }   while a transaction is open, calls without its tx wait
+//   commit   {}  (tx)                   → {}
+//   rollback {}  (tx)                   → {}
+//   export   {}                         → Uint8Array (transferred)
+//   import   { bytes }                  → {}
+//   close    {}                         → {}
+//   debug    { action, ... }            → test hooks; only when opened with { testHooks: true }
+import { ErrorCode, OutpostError } from './errors.js';
+
+export const Op = Object.freeze({
+  OPEN: 'open',
+  EXEC: 'exec',
+  QUERY: 'query',
+  BEGIN: 'begin',
+  COMMIT: 'commit',
+  ROLLBACK: 'rollback',
+  EXPORT: 'export',
+  IMPORT: 'import',
+  CLOSE: 'close',
+  DEBUG: 'debug',
+});
+
+/** The first message on a new Worker: hands it the port to serve. */
+export const CONNECT = 'outpost.connect';
+
+/** Client side: sends requests over `port` and settles one promise per response. */
+export class Client {
+  /** @param {MessagePort} port */
+  constructor(port) {
+    this.port = port;
+    this.nextId = 1;
+    this.pending = new Map();
+    this.failure = null;
+    port.onmessage = (event) => this.receive(event.data);
+    port.start?.();
+  }
+
+  /** @returns {Promise<any>} */
+  call(op, args = {}, tx = undefined, transfer = []) {
+    if (this.failure) return Promise.reject(this.failure);
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, op, sql: args.sql });
+      this.port.postMessage({ id, op, args, tx }, transfer);
+    });
+  }
+
+  receive(message) {
+    const entry = this.pending.get(message.id);
+    if (!entry) return;
+    this.pending.delete(message.id);
+    if (message.error) entry.reject(OutpostError.from(message.error));
+    else entry.resolve(message.result);
+  }
+
+  /** Rejects every pending call and all later ones with `error` (the worker is gone). */
+  fail(error) {
+    this.failure = error;
+    for (const entry of this.pending.values()) entry.reject(error);
+    this.pending.clear();
+  }
+}
+
+/** Server side: the response for a request, with transferables moved rather than copied. */
+export function respond(port, id, result) {
+  const transfer = result instanceof Uint8Array ? [result.buffer] : [];
+  port.postMessage({ id, result }, transfer);
+}
+
+export function respondError(port, id, error) {
+  const plain =
+    error instanceof OutpostError
+      ? error.toJSON()
+      : { code: ErrorCode.WORKER_FAILED, message: `Internal error in the Outpost worker: ${error?.message ?? error}` };
+  port.postMessage({ id, error: plain });
+}

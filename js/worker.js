@@ -1,0 +1,9 @@
+// The dedicated worker's entry: waits for the port that the facade (or, later, another tab) hands over and
+// serves the database on it. Everything else lives in worker-server.js.
+import { CONNECT } from './protocol.js';
+import { WorkerServer } from './worker-server.js';
+
+const server = new WorkerServer();
+self.onmessage = (event) => {
+  if (event.data?.type === CONNECT) server.attach(event.data.port);
+};
