@@ -1,4 +1,5 @@
 # The browser build: js/engine/outpost-engine.{js,wasm}, an ES module that the worker imports.
+set(OUTPOST_WASM_OUT_DIR ${CMAKE_SOURCE_DIR}/js/engine CACHE PATH "Where the WASM build is written")
 add_executable(outpost_engine wasm/bindings.cc wasm/vfs/opfs_backend.cc)
 target_link_libraries(outpost_engine PRIVATE outpost_core)
 target_compile_options(outpost_engine PRIVATE -Wall -Wextra -Werror)
@@ -6,7 +7,7 @@ set(OUTPOST_JS_LIBRARY ${CMAKE_SOURCE_DIR}/wasm/vfs/opfs_library.js)
 set_target_properties(outpost_engine PROPERTIES
   OUTPUT_NAME outpost-engine
   SUFFIX .js
-  RUNTIME_OUTPUT_DIRECTORY ${CMAKE_SOURCE_DIR}/js/engine
+  RUNTIME_OUTPUT_DIRECTORY ${OUTPOST_WASM_OUT_DIR}
   LINK_DEPENDS ${OUTPOST_JS_LIBRARY})
 target_link_options(outpost_engine PRIVATE
   --bind
@@ -21,5 +22,6 @@ target_link_options(outpost_engine PRIVATE
   -sTOTAL_STACK=524288
   -sDYNAMIC_EXECUTION=0         # no eval: works under a strict CSP
   -sWASM_BIGINT=1
+  $<$<CONFIG:Release>:-O2>       # link-time wasm-opt level; SQLite itself is compiled -Os (sqlite.cmake)
   -sINCOMING_MODULE_JS_API=[locateFile,instantiateWasm,print,printErr]
 )

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Everything a fresh Debian machine needs before Outpost builds: system packages (only those missing),
+# npm dependencies (npm ci), the pinned SQLite amalgamation, then the native and WASM builds.
+# Idempotent: a second run only rebuilds what changed.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# command-or-file → Debian package that provides it
+declare -A NEED=(
+  [cmake]=cmake
+  [g++]=g++
+  [make]=make
+  [emcc]=emscripten
+  [chromium]=chromium
+  [sqlite3]=sqlite3
+  [node]=nodejs
+  [npm]=npm
+  [/usr/include/gtest/gtest.h]=libgtest-dev
+  [/usr/share/nodejs/acorn]=node-acorn
+)
+missing=()
+for what in "${!NEED[@]}"; do
+  if [[ $what == /* ]]; then [ -e "$what" ] || missing+=("${NEED[$what]}")
+  else command -v "$what" >/dev/null 2>&1 || missing+=("${NEED[$what]}"); fi
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "== installing system packages: ${missing[*]}"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+echo "== npm ci"
+npm ci --no-audit --no-fund --loglevel=error
+
+echo "== SQLite amalgamation"
+bash scripts/fetch-sqlite.sh
+
+bash scripts/build.sh
