@@ -11,5 +11,8 @@ bash scripts/setup.sh
 echo "== native tests (GoogleTest)"
 ctest --test-dir build/native --output-on-failure -j"$(nproc)"
 
+echo "== public API types (tsc)"
+npx tsc -p tests/types
+
 echo "== end-to-end tests (Playwright, Chromium)"
 npx playwright test
