@@ -48,6 +48,10 @@ struct SlotVfs::File {
   int slot;
   int flags;
   int lock;
+  // WAL files only: appends not yet handed to the backend (see the header's invariants).
+  std::vector<uint8_t>* pending;
+  int64_t pending_offset;
+  bool commit_frame_next;  // the last write was a commit frame's header: its page completes the commit
 };
 
 const sqlite3_io_methods SlotVfs::kIoMethods = {
@@ -285,6 +289,9 @@ int SlotVfs::xOpen(sqlite3_vfs* vfs, sqlite3_filename name, sqlite3_file* base, 
   file->slot = slot;
   file->flags = flags;
   file->lock = SQLITE_LOCK_NONE;
+  file->pending = (flags & SQLITE_OPEN_WAL) ? new std::vector<uint8_t>() : nullptr;
+  file->pending_offset = 0;
+  file->commit_frame_next = false;
   file->base.pMethods = &kIoMethods;
   if (out_flags) *out_flags = flags;
   return SQLITE_OK;
@@ -348,15 +355,22 @@ int SlotVfs::xGetLastError(sqlite3_vfs* vfs, int n, char* out) {
 
 int SlotVfs::xClose(sqlite3_file* base) {
   auto* f = reinterpret_cast<File*>(base);
+  int rc = f->vfs->Drain(f);
+  delete f->pending;
+  f->pending = nullptr;
   Slot& s = f->vfs->slots_[f->slot];
   s.open_count--;
   if ((f->flags & SQLITE_OPEN_DELETEONCLOSE) && s.open_count == 0) f->vfs->Release(f->slot);
-  return SQLITE_OK;
+  return rc;
 }
 
 int SlotVfs::xRead(sqlite3_file* base, void* dst, int amount, sqlite3_int64 offset) {
   auto* f = reinterpret_cast<File*>(base);
   Slot& s = f->vfs->slots_[f->slot];
+  if (f->pending && !f->pending->empty() && offset + amount > f->pending_offset) {
+    int rc = f->vfs->Drain(f);
+    if (rc != SQLITE_OK) return rc;
+  }
   auto* out = static_cast<uint8_t*>(dst);
   int64_t got = 0;
   if (offset < s.size) {
@@ -373,23 +387,55 @@ int SlotVfs::xRead(sqlite3_file* base, void* dst, int amount, sqlite3_int64 offs
   return SQLITE_OK;
 }
 
-int SlotVfs::xWrite(sqlite3_file* base, const void* src, int amount, sqlite3_int64 offset) {
-  auto* f = reinterpret_cast<File*>(base);
-  SlotVfs* self = f->vfs;
-  int64_t wrote = self->backend_->Write(f->slot, static_cast<const uint8_t*>(src), amount, kHeaderSize + offset);
-  Slot& s = self->slots_[f->slot];
+int SlotVfs::WriteThrough(File* f, const uint8_t* src, int64_t amount, int64_t offset) {
+  int64_t wrote = backend_->Write(f->slot, src, amount, kHeaderSize + offset);
+  Slot& s = slots_[f->slot];
   if (wrote != amount) {
     // Part of the write may have landed: learn the real size again rather than guess.
-    int64_t real = self->backend_->Size(f->slot);
+    int64_t real = backend_->Size(f->slot);
     if (real >= kHeaderSize) s.size = real - kHeaderSize;
-    return self->WriteFailure(wrote, amount, f->slot);
+    return WriteFailure(wrote, amount, f->slot);
   }
   s.size = std::max<int64_t>(s.size, offset + amount);
   return SQLITE_OK;
 }
 
+int SlotVfs::Drain(File* f) {
+  if (!f->pending || f->pending->empty()) return SQLITE_OK;
+  int rc = WriteThrough(f, f->pending->data(), static_cast<int64_t>(f->pending->size()), f->pending_offset);
+  f->pending->clear();
+  f->commit_frame_next = false;
+  return rc;
+}
+
+int SlotVfs::xWrite(sqlite3_file* base, const void* src, int amount, sqlite3_int64 offset) {
+  auto* f = reinterpret_cast<File*>(base);
+  SlotVfs* self = f->vfs;
+  const auto* bytes = static_cast<const uint8_t*>(src);
+  if (!f->pending) return self->WriteThrough(f, bytes, amount, offset);
+
+  std::vector<uint8_t>& pending = *f->pending;
+  if (!pending.empty() && offset != f->pending_offset + static_cast<int64_t>(pending.size())) {
+    int rc = self->Drain(f);
+    if (rc != SQLITE_OK) return rc;
+  }
+  if (pending.empty()) f->pending_offset = offset;
+  pending.insert(pending.end(), bytes, bytes + amount);
+  Slot& s = self->slots_[f->slot];
+  s.size = std::max<int64_t>(s.size, offset + amount);
+
+  // A WAL frame header is 24 bytes after the 32-byte file header; bytes 4..7 hold the database size in pages
+  // for a commit frame and zero otherwise. The page that follows it completes the commit.
+  bool completes_commit = f->commit_frame_next;
+  f->commit_frame_next = amount == 24 && offset >= 32 && (bytes[4] | bytes[5] | bytes[6] | bytes[7]) != 0;
+  if (completes_commit || pending.size() >= kMaxPendingWal) return self->Drain(f);
+  return SQLITE_OK;
+}
+
 int SlotVfs::xTruncate(sqlite3_file* base, sqlite3_int64 size) {
   auto* f = reinterpret_cast<File*>(base);
+  int rc = f->vfs->Drain(f);
+  if (rc != SQLITE_OK) return rc;
   if (!f->vfs->backend_->Truncate(f->slot, kHeaderSize + size)) {
     f->vfs->SetError("truncate of " + f->vfs->slots_[f->slot].path + " failed");
     return SQLITE_IOERR_TRUNCATE;
@@ -400,6 +446,8 @@ int SlotVfs::xTruncate(sqlite3_file* base, sqlite3_int64 size) {
 
 int SlotVfs::xSync(sqlite3_file* base, int) {
   auto* f = reinterpret_cast<File*>(base);
+  int rc = f->vfs->Drain(f);
+  if (rc != SQLITE_OK) return rc;
   if (!f->vfs->backend_->Flush(f->slot)) {
     f->vfs->SetError("flush of " + f->vfs->slots_[f->slot].path + " failed");
     return SQLITE_IOERR_FSYNC;

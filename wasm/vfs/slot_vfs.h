@@ -13,6 +13,10 @@
 //    costs only writes and, when SQLite syncs, one flush; never a size query.
 //  - Every write result is checked: a short or failed write is SQLITE_FULL (quota) or SQLITE_IOERR_WRITE,
 //    with the reason kept for xGetLastError / LastError(). Nothing already flushed is touched by a failure.
+//  - WAL appends are coalesced: the frames of one commit reach the backend as one write, issued when the
+//    commit frame (a WAL frame header with a non-zero "database size" field) has been appended, before SQLite
+//    updates its WAL index, so a failed write still fails the commit cleanly. Any other access to the WAL
+//    (read, sync, truncate, close, a non-contiguous write) first drains the pending bytes.
 //  - Temporary files (DELETEONCLOSE, or a flag type that is not MAIN_DB/MAIN_JOURNAL/WAL/SUPER_JOURNAL) are
 //    freed on close and on the next Init(), so a crash cannot leak slots.
 #ifndef OUTPOST_VFS_SLOT_VFS_H_
@@ -33,6 +37,7 @@ class SlotVfs {
  public:
   static constexpr int64_t kHeaderSize = 4096;
   static constexpr int kMaxPath = 512;  // including the terminating NUL
+  static constexpr size_t kMaxPendingWal = 1 << 20;  // drain coalesced WAL appends beyond this many bytes
 
   // `backend` must outlive this object.
   SlotVfs(std::string name, SlotBackend* backend);
@@ -70,6 +75,8 @@ class SlotVfs {
   bool WriteHeader(int slot, const std::string& path, uint32_t flags, uint32_t generation);
   void Release(int slot);  // clears the header and the data, leaves the slot free
   int WriteFailure(int64_t result, int64_t wanted, int slot);
+  int WriteThrough(File* f, const uint8_t* src, int64_t amount, int64_t offset);
+  int Drain(File* f);  // writes a WAL file's pending appends
   void SetError(std::string message) { last_error_ = std::move(message); }
 
   // sqlite3_vfs and sqlite3_io_methods entry points.
