@@ -150,7 +150,7 @@ TEST(SlotVfs, SpilledWalPagesReadBackCorrectlyInsideTheTransaction) {
   ExecOk(*db, "PRAGMA cache_size=8");  // pages spill to the WAL (possibly still pending) and are read back
   ExecOk(*db, "BEGIN");
   for (int i = 0; i < 500; ++i)
-    ExecOk(*db, "INSERT INTO notes VALUES (?, 't', randomblob(700), ?)", {{std::string("k") + std::to_string(i), int64_t{i}}, {}});
+    ExecOk(*db, "INSERT INTO notes VALUES (?, 't', randomblob(700), ?)", {{"k" + std::to_string(i), int64_t{i}}, {}});
   QueryResult r;
   ASSERT_TRUE(db->Query("SELECT count(*), sum(updated), sum(length(body)) FROM notes", {}, &r).ok());
   EXPECT_EQ(std::get<int64_t>(r.rows[0][0]), 500);
