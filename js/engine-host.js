@@ -56,11 +56,18 @@ function check(result) {
 export class EngineDatabase {
   /** Opens `name` with normalized options (see normalizeOptions). */
   static async open(name, options) {
-    const engine = await loadEngine();
-    let pool = null;
+    // Compiling the WASM and acquiring the OPFS handles are independent: overlap them.
+    const poolPromise = options.storage === 'opfs' ? acquirePool(name, options.poolSize, options.lockTimeoutMs) : null;
+    let engine;
+    try {
+      engine = await loadEngine();
+    } catch (error) {
+      (await poolPromise?.catch(() => null))?.close();
+      throw new OutpostError(ErrorCode.WORKER_FAILED, `The Outpost engine (WASM) failed to load: ${error?.message ?? error}. Check that outpost-engine.wasm is served next to outpost-engine.js with Content-Type application/wasm.`, { cause: error });
+    }
+    const pool = await poolPromise;
     let poolId = 0;
-    if (options.storage === 'opfs') {
-      pool = await acquirePool(name, options.poolSize, options.lockTimeoutMs);
+    if (pool) {
       poolId = nextPool++;
       engine.outpostPools[poolId] = pool;
     }

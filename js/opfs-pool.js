@@ -34,22 +34,22 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
  */
 export async function acquirePool(name, slots, timeoutMs) {
   if (!opfsSupported()) throw unavailable('no FileSystemSyncAccessHandle in this context');
-  let dir;
+  let files;
   try {
     const root = await navigator.storage.getDirectory();
     const top = await root.getDirectoryHandle(ROOT, { create: true });
-    dir = await top.getDirectoryHandle(name, { create: true });
+    const dir = await top.getDirectoryHandle(name, { create: true });
+    files = await Promise.all(Array.from({ length: slots }, (_, i) => dir.getFileHandle(`slot-${i}`, { create: true })));
   } catch (e) {
     throw unavailable(`${e?.name ?? 'Error'}: ${e?.message ?? e}`, e);
   }
-  const files = [];
-  for (let i = 0; i < slots; i++) files.push(await dir.getFileHandle(`slot-${i}`, { create: true }));
 
   const deadline = Date.now() + timeoutMs;
   for (let attempt = 0; ; attempt++) {
-    const handles = [];
-    try {
-      for (const file of files) handles.push(await file.createSyncAccessHandle());
+    const results = await Promise.allSettled(files.map((file) => file.createSyncAccessHandle()));
+    const handles = results.filter((r) => r.status === 'fulfilled').map((r) => r.value);
+    const failure = results.find((r) => r.status === 'rejected');
+    if (!failure) {
       return {
         handles,
         close() {
@@ -64,20 +64,20 @@ export async function acquirePool(name, slots, timeoutMs) {
           }
         },
       };
-    } catch (e) {
-      for (const h of handles) h.close();
-      const busy = e?.name === 'NoModificationAllowedError' || e?.name === 'InvalidStateError';
-      if (!busy) throw unavailable(`${e?.name ?? 'Error'}: ${e?.message ?? e}`, e);
-      // Locks can outlive a reload or crash for a moment; another tab holds them for as long as it is open.
-      if (Date.now() >= deadline) {
-        throw new OutpostError(
-          ErrorCode.DB_LOCKED,
-          `The database "${name}" is open in another tab or worker. Close the other tab (or call close() there) ` +
-            `and try again; sharing one database between tabs is not supported yet.`,
-          { cause: e },
-        );
-      }
-      await sleep(Math.min(50 * 2 ** attempt, 500, Math.max(0, deadline - Date.now())));
     }
+    for (const h of handles) h.close();
+    const e = failure.reason;
+    const busy = e?.name === 'NoModificationAllowedError' || e?.name === 'InvalidStateError';
+    if (!busy) throw unavailable(`${e?.name ?? 'Error'}: ${e?.message ?? e}`, e);
+    // Locks can outlive a reload or crash for a moment; another tab holds them for as long as it is open.
+    if (Date.now() >= deadline) {
+      throw new OutpostError(
+        ErrorCode.DB_LOCKED,
+        `The database "${name}" is open in another tab or worker. Close the other tab (or call close() there) ` +
+          `and try again; sharing one database between tabs is not supported yet.`,
+        { cause: e },
+      );
+    }
+    await sleep(Math.min(50 * 2 ** attempt, 500, Math.max(0, deadline - Date.now())));
   }
 }
