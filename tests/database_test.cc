@@ -137,7 +137,9 @@ TEST_F(DatabaseTest, ExportIsAPlainDatabaseTheSqliteLibraryOpens) {
   sqlite3* native = nullptr;
   ASSERT_EQ(sqlite3_open_v2(path.c_str(), &native, SQLITE_OPEN_READONLY, "unix"), SQLITE_OK);
   sqlite3_stmt* stmt = nullptr;
-  ASSERT_EQ(sqlite3_prepare_v2(native, "SELECT count(*), (SELECT integrity_check FROM pragma_integrity_check) FROM t", -1, &stmt, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_prepare_v2(native, "SELECT count(*), (SELECT integrity_check FROM pragma_integrity_check) FROM t",
+                               -1, &stmt, nullptr),
+            SQLITE_OK);
   ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
   EXPECT_EQ(sqlite3_column_int(stmt, 0), 100);
   EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 1)), "ok");

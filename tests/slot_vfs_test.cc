@@ -16,7 +16,8 @@ constexpr char kSchema[] =
 // The workload of measurements.md: one row plus one outbox-like row per transaction.
 void Commit(Database& db, int i) {
   ExecOk(db, "BEGIN");
-  ExecOk(db, "INSERT INTO notes VALUES (?, 'title', 'body', ?)", {{std::string("n") + std::to_string(i), int64_t{i}}, {}});
+  ExecOk(db, "INSERT INTO notes VALUES (?, 'title', 'body', ?)",
+         {{std::string("n") + std::to_string(i), int64_t{i}}, {}});
   ExecOk(db, "INSERT INTO outbox(op_id, kind, payload, status) VALUES (?, 'put', 'x', 'pending')",
          {{std::string("op") + std::to_string(i)}, {}});
   ExecOk(db, "COMMIT");
@@ -132,7 +133,8 @@ TEST(SlotVfs, TransactionKilledHalfwayRollsBack) {
   ExecOk(*db, "PRAGMA cache_size=8");  // force the open transaction to spill pages into the WAL
   ExecOk(*db, "BEGIN");
   for (int i = 100; i < 400; ++i)
-    ExecOk(*db, "INSERT INTO notes VALUES (?, 't', randomblob(1000), 0)", {{std::string("big") + std::to_string(i)}, {}});
+    ExecOk(*db, "INSERT INTO notes VALUES (?, 't', randomblob(1000), 0)",
+           {{std::string("big") + std::to_string(i)}, {}});
   auto image = device.backend.KillImage();
   Device restarted;
   restarted.backend.Restore(image);
@@ -198,11 +200,10 @@ TEST_P(WriteFailure, IsSqliteFullAndTheDatabaseReopensIntact) {
 
 // Quota exceptions and short writes; full and relaxed durability; a small row (the failure hits the
 // coalesced commit write) and a large one (it hits a write before the commit frame).
-INSTANTIATE_TEST_SUITE_P(
-    AllKinds, WriteFailure,
-    ::testing::Combine(::testing::Values(int64_t{vfs::kWriteQuota}, int64_t{100}),
-                       ::testing::Values(Durability::kFull, Durability::kRelaxed),
-                       ::testing::Values("'small'", "randomblob(3000000)")));
+INSTANTIATE_TEST_SUITE_P(AllKinds, WriteFailure,
+                         ::testing::Combine(::testing::Values(int64_t{vfs::kWriteQuota}, int64_t{100}),
+                                            ::testing::Values(Durability::kFull, Durability::kRelaxed),
+                                            ::testing::Values("'small'", "randomblob(3000000)")));
 
 TEST(SlotVfs, BrokenHandleWriteIsIoError) {
   Device device;

@@ -15,7 +15,10 @@ TEST(Status, OkByDefault) {
 }
 
 TEST(Status, ExtendedCodesMapToTheirPrimaryName) {
-  struct { int rc; const char* name; } cases[] = {
+  struct {
+    int rc;
+    const char* name;
+  } cases[] = {
       {SQLITE_CONSTRAINT_PRIMARYKEY, "SQLITE_CONSTRAINT"},
       {SQLITE_CONSTRAINT_NOTNULL, "SQLITE_CONSTRAINT"},
       {SQLITE_FULL, "SQLITE_FULL"},

@@ -22,8 +22,7 @@ struct Device {
 
 // A VFS instance over a device: what one worker start sees.
 struct Session {
-  explicit Session(Device& device)
-      : vfs("test-vfs-" + std::to_string(counter++), &device.backend) {
+  explicit Session(Device& device) : vfs("test-vfs-" + std::to_string(counter++), &device.backend) {
     Status s = vfs.Init();
     EXPECT_TRUE(s.ok()) << s.ToString();
   }

@@ -39,23 +39,25 @@ Status ToValue(const val& v, Value* out) {
     *out = std::monostate{};
   } else if (type == "number") {
     double d = v.as<double>();
-    if (std::trunc(d) == d && std::fabs(d) <= kMaxSafeInteger) *out = static_cast<int64_t>(d);
-    else *out = d;
+    if (std::trunc(d) == d && std::fabs(d) <= kMaxSafeInteger)
+      *out = static_cast<int64_t>(d);
+    else
+      *out = d;
   } else if (type == "bigint") {
     *out = v.as<int64_t>();
   } else if (type == "string") {
     *out = v.as<std::string>();
   } else if (type == "boolean") {
     *out = static_cast<int64_t>(v.as<bool>() ? 1 : 0);
-  } else if (v.instanceof(val::global("Uint8Array"))) {
+  } else if (v.instanceof (val::global("Uint8Array"))) {
     Blob blob;
     blob.bytes.resize(v["length"].as<size_t>());
     val view(emscripten::typed_memory_view(blob.bytes.size(), blob.bytes.data()));
     view.call<void>("set", v);
     *out = std::move(blob);
   } else {
-    return Status::Error("INVALID_ARGUMENT",
-                         "Unsupported parameter type '" + type + "': use null, number, bigint, string, boolean or Uint8Array.");
+    return Status::Error("INVALID_ARGUMENT", "Unsupported parameter type '" + type +
+                                                 "': use null, number, bigint, string, boolean or Uint8Array.");
   }
   return Status::OK();
 }
@@ -87,14 +89,17 @@ Status ToParams(const val& params, Params* out) {
 
 val FromValue(const Value& v) {
   switch (v.index()) {
-    case 0: return val::null();
+    case 0:
+      return val::null();
     case 1: {
       int64_t i = std::get<int64_t>(v);
       if (std::fabs(static_cast<double>(i)) <= kMaxSafeInteger) return val(static_cast<double>(i));
       return val(i);  // BigInt (WASM_BIGINT): precision is never lost silently
     }
-    case 2: return val(std::get<double>(v));
-    case 3: return val(std::get<std::string>(v));
+    case 2:
+      return val(std::get<double>(v));
+    case 3:
+      return val(std::get<std::string>(v));
     default: {
       const auto& b = std::get<Blob>(v).bytes;
       return val(emscripten::typed_memory_view(b.size(), b.data())).call<val>("slice");
@@ -111,14 +116,17 @@ class Connection {
     const int slots = options["slots"].as<int>();
     static int counter = 0;
     const std::string vfs_name = "outpost-" + std::to_string(++counter);
-    if (storage == "memory") backend_ = std::make_unique<vfs::MemoryBackend>(slots);
-    else backend_ = std::make_unique<vfs::OpfsBackend>(options["pool"].as<int>(), slots);
+    if (storage == "memory")
+      backend_ = std::make_unique<vfs::MemoryBackend>(slots);
+    else
+      backend_ = std::make_unique<vfs::OpfsBackend>(options["pool"].as<int>(), slots);
     vfs_ = std::make_unique<vfs::SlotVfs>(vfs_name, backend_.get());
     Status s = vfs_->Init();
     if (!s.ok()) return ErrorObject(s);
     path_ = path;
     options_.vfs = vfs_name;
-    options_.durability = options["durability"].as<std::string>() == "relaxed" ? Durability::kRelaxed : Durability::kFull;
+    options_.durability =
+        options["durability"].as<std::string>() == "relaxed" ? Durability::kRelaxed : Durability::kFull;
     if (!options["pageSize"].isUndefined()) options_.page_size = options["pageSize"].as<int>();
     if (!options["cacheSizeKiB"].isUndefined()) options_.cache_size_kib = options["cacheSizeKiB"].as<int>();
     s = Database::Open(path_, options_, &db_);

@@ -63,16 +63,20 @@ bool OnlyWhitespace(const char* p) {
 
 int BindValue(sqlite3_stmt* stmt, int i, const Value& v) {
   switch (v.index()) {
-    case 0: return sqlite3_bind_null(stmt, i);
-    case 1: return sqlite3_bind_int64(stmt, i, std::get<int64_t>(v));
-    case 2: return sqlite3_bind_double(stmt, i, std::get<double>(v));
+    case 0:
+      return sqlite3_bind_null(stmt, i);
+    case 1:
+      return sqlite3_bind_int64(stmt, i, std::get<int64_t>(v));
+    case 2:
+      return sqlite3_bind_double(stmt, i, std::get<double>(v));
     case 3: {
       const auto& s = std::get<std::string>(v);
       return sqlite3_bind_text64(stmt, i, s.data(), s.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
     }
     default: {
       const auto& b = std::get<Blob>(v).bytes;
-      return sqlite3_bind_blob64(stmt, i, b.empty() ? "" : static_cast<const void*>(b.data()), b.size(), SQLITE_TRANSIENT);
+      return sqlite3_bind_blob64(stmt, i, b.empty() ? "" : static_cast<const void*>(b.data()), b.size(),
+                                 SQLITE_TRANSIENT);
     }
   }
 }
@@ -83,8 +87,11 @@ Status Bind(sqlite3* db, sqlite3_stmt* stmt, const Params& params, const std::st
     return Status::Error("INVALID_ARGUMENT", "Pass parameters either as an array or as an object, not both.", sql);
   if (params.named.empty()) {
     if (static_cast<int>(params.positional.size()) != count)
-      return Status::Error("SQLITE_RANGE", "The statement has " + std::to_string(count) + " parameter(s) but " +
-                               std::to_string(params.positional.size()) + " were given; pass one value per placeholder.", sql);
+      return Status::Error("SQLITE_RANGE",
+                           "The statement has " + std::to_string(count) + " parameter(s) but " +
+                               std::to_string(params.positional.size()) +
+                               " were given; pass one value per placeholder.",
+                           sql);
     for (int i = 0; i < count; ++i) {
       int rc = BindValue(stmt, i + 1, params.positional[i]);
       if (rc != SQLITE_OK) return Status::FromSqlite(rc, sqlite3_errmsg(db), sql);
@@ -94,12 +101,15 @@ Status Bind(sqlite3* db, sqlite3_stmt* stmt, const Params& params, const std::st
   for (int i = 1; i <= count; ++i) {
     const char* name = sqlite3_bind_parameter_name(stmt, i);
     if (!name || !name[1] || name[0] == '?')
-      return Status::Error("INVALID_ARGUMENT", "The statement uses positional placeholders (?); pass an array, not an object.", sql);
+      return Status::Error("INVALID_ARGUMENT",
+                           "The statement uses positional placeholders (?); pass an array, not an object.", sql);
     const Value* found = nullptr;
     for (const auto& [key, value] : params.named)
       if (key == name + 1) found = &value;
     if (!found)
-      return Status::Error("INVALID_ARGUMENT", std::string("Missing a value for parameter ") + name + "; add it to the parameters object.", sql);
+      return Status::Error("INVALID_ARGUMENT",
+                           std::string("Missing a value for parameter ") + name + "; add it to the parameters object.",
+                           sql);
     int rc = BindValue(stmt, i, *found);
     if (rc != SQLITE_OK) return Status::FromSqlite(rc, sqlite3_errmsg(db), sql);
   }
@@ -108,8 +118,10 @@ Status Bind(sqlite3* db, sqlite3_stmt* stmt, const Params& params, const std::st
 
 Value ColumnValue(sqlite3_stmt* stmt, int i) {
   switch (sqlite3_column_type(stmt, i)) {
-    case SQLITE_INTEGER: return sqlite3_column_int64(stmt, i);
-    case SQLITE_FLOAT: return sqlite3_column_double(stmt, i);
+    case SQLITE_INTEGER:
+      return sqlite3_column_int64(stmt, i);
+    case SQLITE_FLOAT:
+      return sqlite3_column_double(stmt, i);
     case SQLITE_TEXT: {
       const char* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt, i));
       return std::string(p, sqlite3_column_bytes(stmt, i));
@@ -118,7 +130,8 @@ Value ColumnValue(sqlite3_stmt* stmt, int i) {
       const auto* p = static_cast<const uint8_t*>(sqlite3_column_blob(stmt, i));
       return Blob{std::vector<uint8_t>(p, p + sqlite3_column_bytes(stmt, i))};
     }
-    default: return std::monostate{};
+    default:
+      return std::monostate{};
   }
 }
 
@@ -148,10 +161,15 @@ Status Database::Open(const std::string& path, const OpenOptions& options, std::
 Status Database::Configure(const OpenOptions& options) {
   // Order matters: exclusive locking before WAL (our VFS has no shared memory), page size before the
   // database file gets its first page.
-  std::string setup = "PRAGMA locking_mode=EXCLUSIVE;"
-                      "PRAGMA page_size=" + std::to_string(options.page_size) + ";"
-                      "PRAGMA cache_size=-" + std::to_string(options.cache_size_kib) + ";"
-                      "PRAGMA journal_size_limit=8388608;";
+  std::string setup =
+      "PRAGMA locking_mode=EXCLUSIVE;"
+      "PRAGMA page_size=" +
+      std::to_string(options.page_size) +
+      ";"
+      "PRAGMA cache_size=-" +
+      std::to_string(options.cache_size_kib) +
+      ";"
+      "PRAGMA journal_size_limit=8388608;";
   ExecResult ignored;
   Status s = Exec(setup, {}, &ignored);
   if (!s.ok()) return s;
@@ -160,7 +178,8 @@ Status Database::Configure(const OpenOptions& options) {
   if (!s.ok()) return s;
   if (mode.rows.empty() || std::get<std::string>(mode.rows[0][0]) != "wal")
     return Status::Error("SQLITE_CANTOPEN", "The database could not switch to WAL mode.");
-  return Exec(options.durability == Durability::kFull ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL", {}, &ignored);
+  return Exec(options.durability == Durability::kFull ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL", {},
+              &ignored);
 }
 
 Status Database::Exec(const std::string& sql, const Params& params, ExecResult* result) {
@@ -183,7 +202,9 @@ Status Database::Exec(const std::string& sql, const Params& params, ExecResult* 
     }
     if (!params.empty() && !(first && OnlyWhitespace(tail))) {
       sqlite3_finalize(stmt);
-      return Status::Error("INVALID_ARGUMENT", "Parameters can only be used with a single SQL statement; run the statements one by one.", sql);
+      return Status::Error("INVALID_ARGUMENT",
+                           "Parameters can only be used with a single SQL statement; run the statements one by one.",
+                           sql);
     }
     Status s = Bind(db_, stmt, params, sql);
     int rc = SQLITE_OK;
@@ -193,8 +214,10 @@ Status Database::Exec(const std::string& sql, const Params& params, ExecResult* 
       if (rc != SQLITE_DONE) s = Status::FromSqlite(rc, sqlite3_errmsg(db_), sql);
     }
     changes = sqlite3_stmt_readonly(stmt) ? 0 : sqlite3_changes64(db_);
-    if (cacheable) cache_->Give(sql, stmt);
-    else sqlite3_finalize(stmt);
+    if (cacheable)
+      cache_->Give(sql, stmt);
+    else
+      sqlite3_finalize(stmt);
     if (!s.ok()) return s;
     first = false;
     head = tail;
@@ -253,11 +276,13 @@ Status Database::Export(std::vector<uint8_t>* bytes) {
 Status Database::ValidateImage(const std::vector<uint8_t>& bytes) {
   static const char kMagic[] = "SQLite format 3";
   if (bytes.size() < 512 || std::memcmp(bytes.data(), kMagic, sizeof kMagic) != 0)
-    return Status::Error("SQLITE_NOTADB", "The bytes are not an SQLite database file (bad header); nothing was imported.");
+    return Status::Error("SQLITE_NOTADB",
+                         "The bytes are not an SQLite database file (bad header); nothing was imported.");
   uint32_t page_size = (bytes[16] << 8) | bytes[17];
   if (page_size == 1) page_size = 65536;
   if (page_size < 512 || (page_size & (page_size - 1)) || bytes.size() % page_size)
-    return Status::Error("SQLITE_NOTADB", "The file's size is not a whole number of pages; it is truncated. Nothing was imported.");
+    return Status::Error("SQLITE_NOTADB",
+                         "The file's size is not a whole number of pages; it is truncated. Nothing was imported.");
   sqlite3* mem = nullptr;
   int rc = sqlite3_open_v2(":memory:", &mem, SQLITE_OPEN_READWRITE | SQLITE_OPEN_MEMORY, nullptr);
   if (rc != SQLITE_OK) {
@@ -277,11 +302,13 @@ Status Database::ValidateImage(const std::vector<uint8_t>& bytes) {
     rc = sqlite3_prepare_v2(mem, "PRAGMA integrity_check(1)", -1, &stmt, nullptr);
     if (rc == SQLITE_OK) rc = sqlite3_step(stmt);
     if (rc != SQLITE_ROW) {
-      s = Status::Error("SQLITE_CORRUPT", std::string("The file is not a usable SQLite database: ") + sqlite3_errmsg(mem) + ". Nothing was imported.");
+      s = Status::Error("SQLITE_CORRUPT", std::string("The file is not a usable SQLite database: ") +
+                                              sqlite3_errmsg(mem) + ". Nothing was imported.");
     } else {
       std::string verdict = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
       if (verdict != "ok")
-        s = Status::Error("SQLITE_CORRUPT", "The file fails PRAGMA integrity_check (" + verdict + "); nothing was imported.");
+        s = Status::Error("SQLITE_CORRUPT",
+                          "The file fails PRAGMA integrity_check (" + verdict + "); nothing was imported.");
     }
     sqlite3_finalize(stmt);
   }

@@ -31,7 +31,10 @@ class MemoryBackend final : public SlotBackend {
 
   // Write failure injection: after `after` more successful writes, every write fails as `error`
   // (kWriteQuota, kWriteIo, or a short count when error >= 0) until ClearFault().
-  void FailWritesAfter(int64_t after, int64_t error) { fail_after_ = after; fail_with_ = error; }
+  void FailWritesAfter(int64_t after, int64_t error) {
+    fail_after_ = after;
+    fail_with_ = error;
+  }
   void ClearFault() { fail_after_ = -1; }
 
   const IoCounters& counters() const { return counters_; }

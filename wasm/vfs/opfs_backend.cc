@@ -21,7 +21,8 @@ int64_t OpfsBackend::Read(int slot, uint8_t* dst, int64_t n, int64_t offset) {
   return static_cast<int64_t>(outpost_opfs_read(pool_, slot, dst, static_cast<double>(n), static_cast<double>(offset)));
 }
 int64_t OpfsBackend::Write(int slot, const uint8_t* src, int64_t n, int64_t offset) {
-  return static_cast<int64_t>(outpost_opfs_write(pool_, slot, src, static_cast<double>(n), static_cast<double>(offset)));
+  return static_cast<int64_t>(
+      outpost_opfs_write(pool_, slot, src, static_cast<double>(n), static_cast<double>(offset)));
 }
 bool OpfsBackend::Truncate(int slot, int64_t size) {
   return outpost_opfs_truncate(pool_, slot, static_cast<double>(size)) == 0;
@@ -70,11 +71,28 @@ int HostCurrentTime(sqlite3_vfs* vfs, double* out) {
 int HostGetLastError(sqlite3_vfs*, int, char*) { return 0; }
 
 sqlite3_vfs host_vfs = {
-    2, 0, 512, nullptr, "outpost-host", nullptr,
-    HostOpen, HostDelete, HostAccess, HostFullPathname,
-    nullptr, nullptr, nullptr, nullptr,  // no dynamic loading
-    HostRandomness, HostSleep, HostCurrentTime, HostGetLastError, HostCurrentTimeInt64,
-    nullptr, nullptr, nullptr,
+    2,
+    0,
+    512,
+    nullptr,
+    "outpost-host",
+    nullptr,
+    HostOpen,
+    HostDelete,
+    HostAccess,
+    HostFullPathname,
+    nullptr,
+    nullptr,
+    nullptr,
+    nullptr,  // no dynamic loading
+    HostRandomness,
+    HostSleep,
+    HostCurrentTime,
+    HostGetLastError,
+    HostCurrentTimeInt64,
+    nullptr,
+    nullptr,
+    nullptr,
 };
 
 }  // namespace

@@ -102,7 +102,9 @@ Status SlotVfs::Init() {
   std::vector<uint8_t> header(kHeaderSize);
   for (int i = 0; i < static_cast<int>(slots_.size()); ++i) {
     int64_t size = backend_->Size(i);
-    if (size < 0) return Status::Error("OPFS_UNAVAILABLE", "Cannot read the size of storage slot " + std::to_string(i) + "; reload the page, and if it persists clear the site's storage.");
+    if (size < 0)
+      return Status::Error("OPFS_UNAVAILABLE", "Cannot read the size of storage slot " + std::to_string(i) +
+                                                   "; reload the page, and if it persists clear the site's storage.");
     bool valid = false;
     if (size >= kHeaderSize && backend_->Read(i, header.data(), kHeaderSize, 0) == kHeaderSize) {
       uint64_t digest = 0;
@@ -188,8 +190,8 @@ int SlotVfs::WriteFailure(int64_t result, int64_t wanted, int slot) {
     SetError("write to " + path + " failed (storage handle unusable)");
     return SQLITE_IOERR_WRITE;
   }
-  SetError("write to " + path + " stored " + std::to_string(result < 0 ? 0 : result) + " of " +
-           std::to_string(wanted) + " bytes: storage quota exhausted");
+  SetError("write to " + path + " stored " + std::to_string(result < 0 ? 0 : result) + " of " + std::to_string(wanted) +
+           " bytes: storage quota exhausted");
   return SQLITE_FULL;
 }
 
@@ -205,11 +207,14 @@ Status SlotVfs::ReplaceFile(const std::string& raw_path, const std::vector<uint8
   }
   int fresh = FreeSlot();
   if (fresh < 0)
-    return Status::Error("SQLITE_FULL", "The storage pool has no free slot for the new file; close other databases or open with a larger pool.");
+    return Status::Error(
+        "SQLITE_FULL",
+        "The storage pool has no free slot for the new file; close other databases or open with a larger pool.");
   // 1. The new contents under a temporary, non-persistent header: a crash here leaves a slot Init() frees.
   auto failed = [&](const char* what) {
     Release(fresh);
-    return Status::Error("SQLITE_FULL", std::string("Writing the imported database failed (") + what + "): " + last_error_ + ". The existing database is unchanged.");
+    return Status::Error("SQLITE_FULL", std::string("Writing the imported database failed (") + what +
+                                            "): " + last_error_ + ". The existing database is unchanged.");
   };
   if (!WriteHeader(fresh, "/.import", SQLITE_OPEN_TEMP_DB, 0)) return failed("header");
   if (!bytes.empty()) {

@@ -36,7 +36,7 @@ namespace outpost::vfs {
 class SlotVfs {
  public:
   static constexpr int64_t kHeaderSize = 4096;
-  static constexpr int kMaxPath = 512;  // including the terminating NUL
+  static constexpr int kMaxPath = 512;               // including the terminating NUL
   static constexpr size_t kMaxPendingWal = 1 << 20;  // drain coalesced WAL appends beyond this many bytes
 
   // `backend` must outlive this object.

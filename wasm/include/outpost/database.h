@@ -31,9 +31,9 @@ enum class Durability {
 struct OpenOptions {
   std::string vfs;  // a registered sqlite3_vfs name; empty = SQLite's default VFS
   Durability durability = Durability::kFull;
-  int page_size = 4096;         // applies only when the database is created
-  int cache_size_kib = 8192;    // page cache budget
-  int statement_cache = 64;     // prepared statements kept, keyed by SQL text
+  int page_size = 4096;       // applies only when the database is created
+  int cache_size_kib = 8192;  // page cache budget
+  int statement_cache = 64;   // prepared statements kept, keyed by SQL text
 };
 
 struct ExecResult {
