@@ -23,6 +23,12 @@ void Commit(Database& db, int i) {
   ExecOk(db, "COMMIT");
 }
 
+// Creates the schema and makes `commits` commits.
+void Seed(Database& db, int commits) {
+  ExecOk(db, kSchema);
+  for (int i = 0; i < commits; ++i) Commit(db, i);
+}
+
 TEST(SlotVfs, DatabaseAndWalEachTakeOneSlot) {
   Device device;
   Session session(device);
@@ -38,40 +44,34 @@ TEST(SlotVfs, DatabaseAndWalEachTakeOneSlot) {
   EXPECT_EQ(std::get<std::string>(mode.rows[0][0]), "wal");
 }
 
-TEST(SlotVfs, FullDurabilityCostsOneFlushAndNoSizeQueryPerCommit) {
+// The minimum I/O per commit: the commit's WAL frames in one write (reaching the backend before the commit
+// returns, so a killed process keeps it), one flush at full durability and none at relaxed, and no size
+// query, truncate or read (exclusive mode keeps the page cache across commits).
+class IoPerCommit : public ::testing::TestWithParam<Durability> {};
+
+TEST_P(IoPerCommit, IsOneWriteAndAtFullDurabilityOneFlush) {
   Device device;
   Session session(device);
-  auto db = session.Open(Durability::kFull);
-  ExecOk(*db, kSchema);
-  Commit(*db, 0);
+  auto db = session.Open(GetParam());
+  Seed(*db, 1);
   device.backend.ResetCounters();
   for (int i = 1; i <= 10; ++i) Commit(*db, i);
-  EXPECT_EQ(device.backend.counters().flushes, 10);
-  EXPECT_EQ(device.backend.counters().writes, 10);  // all frames of a commit coalesced into one write
-  EXPECT_EQ(device.backend.counters().sizes, 0);
-  EXPECT_EQ(device.backend.counters().truncates, 0);
-  EXPECT_EQ(device.backend.counters().reads, 0);  // exclusive mode keeps the page cache across commits
+  const auto& io = device.backend.counters();
+  EXPECT_EQ(io.writes, 10);
+  EXPECT_EQ(io.flushes, GetParam() == Durability::kFull ? 10 : 0);
+  EXPECT_EQ(io.sizes, 0);
+  EXPECT_EQ(io.truncates, 0);
+  EXPECT_EQ(io.reads, 0);
 }
 
-TEST(SlotVfs, RelaxedDurabilityNeverFlushesPerCommit) {
-  Device device;
-  Session session(device);
-  auto db = session.Open(Durability::kRelaxed);
-  ExecOk(*db, kSchema);
-  Commit(*db, 0);
-  device.backend.ResetCounters();
-  for (int i = 1; i <= 10; ++i) Commit(*db, i);
-  EXPECT_EQ(device.backend.counters().flushes, 0);
-  EXPECT_EQ(device.backend.counters().writes, 10);  // and each commit still reaches the backend before it returns
-}
+INSTANTIATE_TEST_SUITE_P(BothLevels, IoPerCommit, ::testing::Values(Durability::kFull, Durability::kRelaxed));
 
 TEST(SlotVfs, DataSurvivesReopen) {
   Device device;
   {
     Session session(device);
     auto db = session.Open();
-    ExecOk(*db, kSchema);
-    for (int i = 0; i < 50; ++i) Commit(*db, i);
+    Seed(*db, 50);
   }
   Session again(device);
   auto db = again.Open();
@@ -83,12 +83,9 @@ TEST(SlotVfs, KilledProcessKeepsEveryCommit) {
   Device device;
   Session session(device);
   auto db = session.Open(Durability::kRelaxed);
-  ExecOk(*db, kSchema);
-  for (int i = 0; i < 30; ++i) Commit(*db, i);
-  Device restarted;
-  restarted.backend.Restore(device.backend.KillImage());  // the connection was never closed
-  Session next(restarted);
-  auto reopened = next.Open(Durability::kRelaxed);
+  Seed(*db, 30);
+  Restarted next(device.backend.KillImage(), Durability::kRelaxed);  // the connection was never closed
+  auto& reopened = next.db;
   EXPECT_EQ(Count(*reopened, "notes"), 30);
   EXPECT_EQ(IntegrityCheck(*reopened), "ok");
 }
@@ -97,12 +94,9 @@ TEST(SlotVfs, PowerLossKeepsEveryCommitAtFullDurability) {
   Device device;
   Session session(device);
   auto db = session.Open(Durability::kFull);
-  ExecOk(*db, kSchema);
-  for (int i = 0; i < 30; ++i) Commit(*db, i);
-  Device restarted;
-  restarted.backend.Restore(device.backend.PowerLossImage());
-  Session next(restarted);
-  auto reopened = next.Open();
+  Seed(*db, 30);
+  Restarted next(device.backend.PowerLossImage());
+  auto& reopened = next.db;
   EXPECT_EQ(Count(*reopened, "notes"), 30);
   EXPECT_EQ(IntegrityCheck(*reopened), "ok");
 }
@@ -114,10 +108,8 @@ TEST(SlotVfs, PowerLossAtRelaxedDurabilityMayLoseCommitsButNeverCorrupts) {
   ExecOk(*db, kSchema);
   ExecOk(*db, "PRAGMA wal_checkpoint(TRUNCATE)");  // schema durable in the database file
   for (int i = 0; i < 30; ++i) Commit(*db, i);
-  Device restarted;
-  restarted.backend.Restore(device.backend.PowerLossImage());
-  Session next(restarted);
-  auto reopened = next.Open(Durability::kRelaxed);
+  Restarted next(device.backend.PowerLossImage(), Durability::kRelaxed);
+  auto& reopened = next.db;
   int64_t n = Count(*reopened, "notes");
   EXPECT_GE(n, 0);
   EXPECT_LE(n, 30);
@@ -128,18 +120,15 @@ TEST(SlotVfs, TransactionKilledHalfwayRollsBack) {
   Device device;
   Session session(device);
   auto db = session.Open();
-  ExecOk(*db, kSchema);
-  for (int i = 0; i < 5; ++i) Commit(*db, i);
+  Seed(*db, 5);
   ExecOk(*db, "PRAGMA cache_size=8");  // force the open transaction to spill pages into the WAL
   ExecOk(*db, "BEGIN");
   for (int i = 100; i < 400; ++i)
     ExecOk(*db, "INSERT INTO notes VALUES (?, 't', randomblob(1000), 0)",
            {{std::string("big") + std::to_string(i)}, {}});
   auto image = device.backend.KillImage();
-  Device restarted;
-  restarted.backend.Restore(image);
-  Session next(restarted);
-  auto reopened = next.Open();
+  Restarted next(image);
+  auto& reopened = next.db;
   EXPECT_EQ(Count(*reopened, "notes"), 5);
   EXPECT_EQ(IntegrityCheck(*reopened), "ok");
 }
@@ -160,10 +149,8 @@ TEST(SlotVfs, SpilledWalPagesReadBackCorrectlyInsideTheTransaction) {
   EXPECT_EQ(std::get<int64_t>(r.rows[0][2]), 500 * 700);
   ExecOk(*db, "COMMIT");
   EXPECT_EQ(IntegrityCheck(*db), "ok");
-  Device restarted;
-  restarted.backend.Restore(device.backend.PowerLossImage());
-  Session next(restarted);
-  auto reopened = next.Open();
+  Restarted next(device.backend.PowerLossImage());
+  auto& reopened = next.db;
   EXPECT_EQ(Count(*reopened, "notes"), 500);
   EXPECT_EQ(IntegrityCheck(*reopened), "ok");
 }
@@ -176,8 +163,7 @@ TEST_P(WriteFailure, IsSqliteFullAndTheDatabaseReopensIntact) {
   {
     Session session(device);
     auto db = session.Open(durability);
-    ExecOk(*db, kSchema);
-    for (int i = 0; i < 10; ++i) Commit(*db, i);
+    Seed(*db, 10);
     device.backend.FailWritesAfter(0, error);
     ExecResult r;
     Status s = db->Exec(std::string("INSERT INTO notes VALUES ('x', 't', ") + value + ", 0)", {}, &r);

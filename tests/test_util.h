@@ -39,6 +39,15 @@ struct Session {
   static inline std::atomic<int> counter{0};
 };
 
+// The next start of the app after a crash that left `image` on the device.
+struct Restarted {
+  explicit Restarted(const std::vector<std::vector<uint8_t>>& image, Durability durability = Durability::kFull)
+      : session((device.backend.Restore(image), device)), db(session.Open(durability)) {}
+  Device device;
+  Session session;
+  std::unique_ptr<Database> db;
+};
+
 inline void ExecOk(Database& db, const std::string& sql, const Params& params = {}) {
   ExecResult r;
   Status s = db.Exec(sql, params, &r);
