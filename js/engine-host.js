@@ -58,6 +58,7 @@ export class EngineDatabase {
   static async open(name, options) {
     // Compiling the WASM and acquiring the OPFS handles are independent: overlap them.
     const poolPromise = options.storage === 'opfs' ? acquirePool(name, options.poolSize, options.lockTimeoutMs) : null;
+    poolPromise?.catch(() => {}); // awaited below; until then a failure must not count as an unhandled rejection
     let engine;
     try {
       engine = await loadEngine();
