@@ -303,6 +303,11 @@ test.describe('errors', () => {
     expect(missing.error.message).toMatch(/no such table: nowhere/);
   });
 
+  test('a worker that cannot start rejects open() with WORKER_FAILED', async ({ app }) => {
+    const r = await app.page.evaluate(() => window.settle(() => window.outpost.open('nope', { workerUrl: '/e2e/fixtures/missing-worker.js' })));
+    expect(r.error).toMatchObject({ name: 'OutpostError', code: 'WORKER_FAILED', isOutpostError: true });
+  });
+
   test('debug() without { testHooks: true } rejects with INVALID_STATE', async ({ app }) => {
     const page = app.page;
     await openDb(page, 'errs');

@@ -93,7 +93,6 @@ class App {
     page.on('console', (msg) => {
       if (msg.type() === 'error') console.error(`${label} console.error: ${msg.text()}`);
     });
-    page.on('crash', () => (page.__crashed = true));
     await page.goto(this.url);
     await page.waitForFunction(() => window.harnessReady === true);
     return page;
