@@ -167,10 +167,6 @@ test.describe('values and parameters', () => {
   });
 
   test('values that cannot be structured-cloned (Symbol, function) reject with INVALID_ARGUMENT', async ({ app }) => {
-    // Known bug (js/protocol.js Client.call): postMessage throws DataCloneError synchronously inside the
-    // promise executor, so the caller gets a DOMException instead of an OutpostError and the pending entry
-    // leaks. Remove test.fail() once Client.call turns it into INVALID_ARGUMENT.
-    test.fail();
     const page = app.page;
     await openDb(page, 'vals');
     const results = await page.evaluate(async () => {
@@ -186,10 +182,6 @@ test.describe('values and parameters', () => {
   });
 
   test('bigints outside the 64-bit range reject with INVALID_ARGUMENT', async ({ app }) => {
-    // Known bug (wasm/bindings.cc ToValue): v.as<int64_t>() on an out-of-range BigInt throws a JS TypeError
-    // inside the engine, which surfaces as WORKER_FAILED "Internal error" without the SQL. Remove test.fail()
-    // once ToValue range-checks bigints.
-    test.fail();
     const page = app.page;
     await openDb(page, 'vals');
     for (const value of ['2n ** 63n', '-(2n ** 63n) - 1n', '2n ** 64n']) {
@@ -306,6 +298,18 @@ test.describe('errors', () => {
   test('a worker that cannot start rejects open() with WORKER_FAILED', async ({ app }) => {
     const r = await app.page.evaluate(() => window.settle(() => window.outpost.open('nope', { workerUrl: '/e2e/fixtures/missing-worker.js' })));
     expect(r.error).toMatchObject({ name: 'OutpostError', code: 'WORKER_FAILED', isOutpostError: true });
+  });
+
+  test('a custom worker that imports Outpost late (dynamic import) still opens', async ({ app }) => {
+    const r = await app.page.evaluate(() =>
+      window.settle(async () => {
+        const db = await window.outpost.open('late', { workerUrl: '/e2e/fixtures/late-worker.js' });
+        const rows = await db.query('SELECT 6 * 7 AS answer');
+        await db.close();
+        return rows;
+      }),
+    );
+    expect(r.value).toEqual([{ answer: 42 }]);
   });
 
   test('debug() without { testHooks: true } rejects with INVALID_STATE', async ({ app }) => {

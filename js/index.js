@@ -1,7 +1,7 @@
 // Outpost's public API: open() starts a dedicated worker that runs SQLite over OPFS and returns a Database
 // whose methods are promises. The worker, the WASM module and the message protocol stay hidden.
 import { ErrorCode, OutpostError } from './errors.js';
-import { CONNECT, Client, Op } from './protocol.js';
+import { CONNECT, Client, Op, READY } from './protocol.js';
 
 export { ErrorCode, OutpostError };
 
@@ -24,14 +24,24 @@ export async function open(name, options = {}) {
     : new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: `outpost:${name}` });
   const channel = new MessageChannel();
   const client = new Client(channel.port1);
-  worker.onerror = (event) => {
-    event.preventDefault?.();
-    client.fail(
-      new OutpostError(ErrorCode.WORKER_FAILED, `The Outpost worker failed to start or crashed: ${event.message ?? 'unknown error'}. Reload the page; committed data is safe.`),
-    );
-  };
-  worker.postMessage({ type: CONNECT, port: channel.port2 }, [channel.port2]);
+  const started = new Promise((resolve, reject) => {
+    worker.onmessage = (event) => {
+      if (event.data?.type === READY) resolve();
+    };
+    worker.onerror = (event) => {
+      event.preventDefault?.();
+      const error = new OutpostError(
+        ErrorCode.WORKER_FAILED,
+        `The Outpost worker failed to start or crashed: ${event.message ?? 'the script could not be loaded'}. ` +
+          `Check that the worker script is served next to the outpost package (or pass workerUrl), then reload; committed data is safe.`,
+      );
+      reject(error);
+      client.fail(error);
+    };
+  });
   try {
+    await started;
+    worker.postMessage({ type: CONNECT, port: channel.port2 }, [channel.port2]);
     const info = await client.call(Op.OPEN, { name, options: engineOptions });
     return new Database(name, client, worker, info);
   } catch (error) {

@@ -31,7 +31,9 @@ export const Op = Object.freeze({
   DEBUG: 'debug',
 });
 
-/** The first message on a new Worker: hands it the port to serve. */
+/** The worker's first message: its entry module has run and listens (see worker.js). */
+export const READY = 'outpost.ready';
+/** The facade's first message to a ready Worker: hands it the port to serve. */
 export const CONNECT = 'outpost.connect';
 
 /** Client side: sends requests over `port` and settles one promise per response. */
@@ -51,8 +53,20 @@ export class Client {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, op, sql: args.sql });
-      this.port.postMessage({ id, op, args, tx }, transfer);
+      try {
+        this.port.postMessage({ id, op, args, tx }, transfer);
+      } catch (cause) {
+        // Structured clone refused a value (a function, a Symbol, a DOM node...): nothing was sent.
+        reject(
+          new OutpostError(
+            ErrorCode.INVALID_ARGUMENT,
+            `Cannot send this call to the database worker (${cause?.message ?? cause}). Parameters must be null, number, bigint, string, boolean or Uint8Array.`,
+            { sql: args.sql, cause },
+          ),
+        );
+        return;
+      }
+      this.pending.set(id, { resolve, reject });
     });
   }
 

@@ -44,6 +44,10 @@ Status ToValue(const val& v, Value* out) {
     else
       *out = d;
   } else if (type == "bigint") {
+    // SQLite integers are 64-bit: a bigint that BigInt.asIntN(64) changes does not fit.
+    if (!val::global("BigInt").call<val>("asIntN", 64, v).strictlyEquals(v))
+      return Status::Error("INVALID_ARGUMENT",
+                           "A bigint parameter is outside SQLite's 64-bit integer range; store it as text or a blob.");
     *out = v.as<int64_t>();
   } else if (type == "string") {
     *out = v.as<std::string>();
