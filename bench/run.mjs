@@ -45,6 +45,17 @@ function gitHead() {
   }
 }
 
+/** Uncommitted changes in what is measured: the figures describe gitHead plus these. */
+function gitDirty() {
+  try {
+    return execFileSync('git', ['-C', ROOT, 'status', '--porcelain', '--', 'js', 'wasm', 'cmake', 'CMakeLists.txt'], { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean);
+  } catch {
+    return null;
+  }
+}
+
 // ---------------------------------------------------------------------------------------------- sizes (g)
 function sizeOf(rel) {
   const bytes = readFileSync(join(SERVED, rel));
@@ -160,6 +171,11 @@ const IO_DIAGNOSTICS = [
   ['sqliteWasmNormal', 'sqliteWasm', { synchronous: 'NORMAL', poolName: 'bench-io-sah-normal' }],
 ];
 
+// Chromium keeps (pre)connected sockets open, and server.close() waits for them (minutes): servers are closed
+// without waiting, and the closes are awaited only after the browser is gone.
+const closing = [];
+const closeLater = (server) => closing.push(server.close());
+
 // ---------------------------------------------------------------------------------------- cold start (f)
 // Each cold-start page is served from its own server (its own port, so its own origin with empty storage):
 // the first visit is a true first visit, whatever ran before in this profile.
@@ -179,7 +195,7 @@ async function coldStart(context, path) {
     runs.push({ error: String(e?.message ?? e) });
   } finally {
     await page.close();
-    await server.close();
+    closeLater(server);
   }
   return runs;
 }
@@ -194,7 +210,7 @@ async function warmUpProfile(context) {
     return page.evaluate(() => window.warmedUp);
   } finally {
     await page.close();
-    await server.close();
+    closeLater(server);
   }
 }
 
@@ -210,6 +226,7 @@ async function main() {
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
   const diagnostics = [];
+  const phases = {};
   const watch = (page) => {
     page.on('pageerror', (e) => diagnostics.push(`pageerror: ${e.message}`));
     page.on('response', (res) => {
@@ -242,18 +259,27 @@ async function main() {
     const page = context.pages()[0] ?? (await context.newPage());
     await page.goto(`${server.url}/bench/page.html`);
     await page.waitForFunction(() => window.bench, null, { timeout: 30_000 });
+    phases.coldStartSec = round1((Date.now() - started) / 1000);
+    const tRounds = Date.now();
+    const wallSec = {};
     const runs = Object.fromEntries(CASES.map((c) => [c.id, []]));
     const details = Object.fromEntries(CASES.map((c) => [c.id, []]));
     for (let r = 0; r < ROUNDS; r++) {
       for (const c of orderFor(r)) {
         const n = N * (c.factor ?? 1);
+        const tCase = Date.now();
         const out = await page.evaluate(([kind, args]) => window.bench.run(kind, args), [c.kind, { n, ...c.args(r) }]);
+        const wall = round1((Date.now() - tCase) / 1000);
         runs[c.id].push(out.error ? null : out.txPerSec);
         details[c.id].push(out);
-        log(`round ${r + 1}/${ROUNDS}  ${c.id.padEnd(22)} ${out.error ? `ERROR ${out.error}` : `${out.txPerSec} tx/s`}`);
+        wallSec[c.id] = round1((wallSec[c.id] ?? 0) + wall);
+        log(`round ${r + 1}/${ROUNDS}  ${c.id.padEnd(22)} ${out.error ? `ERROR ${out.error}` : `${out.txPerSec} tx/s`}  (${wall} s)`);
       }
     }
 
+    phases.roundsSec = round1((Date.now() - tRounds) / 1000);
+    phases.caseWallSec = wallSec;
+    const tIo = Date.now();
     log('diagnostic: storage calls per transaction');
     const ioPerTx = {};
     for (const [id, kind, args] of IO_DIAGNOSTICS) {
@@ -261,6 +287,7 @@ async function main() {
       ioPerTx[id] = out.error ? { error: out.error } : out.ioPerTx;
     }
 
+    phases.ioDiagnosticSec = round1((Date.now() - tIo) / 1000);
     const results = {};
     for (const c of CASES) {
       const last = details[c.id].find((d) => !d.error) ?? details[c.id][0];
@@ -357,6 +384,7 @@ async function main() {
       },
       date: new Date().toISOString(),
       gitHead: gitHead(),
+      uncommitted: gitDirty(),
       served: SNAPSHOT ? 'snapshot of js/, bench/ and the sqlite-wasm package taken at start' : 'repo root',
       n: N,
       rounds: ROUNDS,
@@ -373,10 +401,12 @@ async function main() {
       targets,
       diagnostics: [...new Set(diagnostics)].slice(0, 50),
       durationSec: round1((Date.now() - started) / 1000),
+      phases,
     };
   } finally {
     await context.close().catch(() => {});
-    await server.close();
+    closeLater(server);
+    await Promise.race([Promise.all(closing), new Promise((ok) => setTimeout(ok, 5000).unref())]);
     rmSync(profile, { recursive: true, force: true });
     if (SERVED !== ROOT) rmSync(SERVED, { recursive: true, force: true });
   }
@@ -433,3 +463,5 @@ function printTable(r) {
 }
 
 await main();
+// Sockets still open on a closed server must not keep the process alive.
+process.exit();
