@@ -82,18 +82,29 @@ export class Database {
     if (typeof fn !== 'function') {
       throw new OutpostError(ErrorCode.INVALID_ARGUMENT, 'transaction() takes a function: db.transaction(async (tx) => { ... }).');
     }
-    const { tx } = await this.client.call(Op.BEGIN, { mode: options.mode });
+    // BEGIN is not awaited: the transaction's statements follow it on the same port, so a transaction costs
+    // one round trip per awaited statement plus the commit.
+    const tx = this.client.newTransactionId();
+    const begun = this.client.call(Op.BEGIN, { mode: options.mode }, tx);
+    begun.catch(() => {}); // settled below
     const handle = new Transaction(this.client, tx);
     let result;
     try {
       result = await fn(handle);
     } catch (error) {
       handle.done = true;
+      const beginError = await begun.then(
+        () => null,
+        (e) => e,
+      );
+      if (beginError) throw beginError; // the callback failed because the transaction never began
       await this.client.call(Op.ROLLBACK, {}, tx).catch(() => {});
       throw error;
     }
     handle.done = true;
-    await this.client.call(Op.COMMIT, {}, tx);
+    const [began, committed] = await Promise.allSettled([begun, this.client.call(Op.COMMIT, {}, tx)]);
+    if (began.status === 'rejected') throw began.reason;
+    if (committed.status === 'rejected') throw committed.reason;
     return result;
   }
 

@@ -9,7 +9,10 @@
 //   open     { name, options }          → { storage, durability, files }
 //   exec     { sql, params }            → { changes, lastInsertRowId }
 //   query    { sql, params }            → rows (plain objects)
-//   begin    { mode }                   → { tx }   while a transaction is open, calls without its tx wait
+//   begin    { mode }  (tx)             → {}  tx: chosen by the client (Client.newTransactionId), so calls of
+//                                             the transaction can be sent without waiting for BEGIN's answer.
+//                                             While it is open, other calls (other ports, or no tx) wait; a
+//                                             call whose tx is not open fails with INVALID_STATE.
 //   commit   {}  (tx)                   → {}
 //   rollback {}  (tx)                   → {}
 //   export   {}                         → Uint8Array (transferred)
@@ -44,8 +47,14 @@ export class Client {
     this.nextId = 1;
     this.pending = new Map();
     this.failure = null;
+    this.nextTx = 1;
     port.onmessage = (event) => this.receive(event.data);
     port.start?.();
+  }
+
+  /** A transaction id unique on this port. */
+  newTransactionId() {
+    return this.nextTx++;
   }
 
   /** @returns {Promise<any>} */

@@ -9,9 +9,8 @@ export class WorkerServer {
   constructor() {
     this.db = null;
     this.chain = Promise.resolve();
-    this.activeTx = null; // id of the open transaction, if any
+    this.activeTx = null; // { port, id } of the open transaction, if any
     this.waiting = []; // requests that arrived while another transaction was open
-    this.nextTx = 1;
   }
 
   /** Serves requests arriving on `port`. */
@@ -24,8 +23,13 @@ export class WorkerServer {
     this.chain = this.chain.then(() => this.admit(port, request));
   }
 
+  /** Whether `request` from `port` belongs to the open transaction. */
+  owns(port, request) {
+    return this.activeTx !== null && this.activeTx.port === port && this.activeTx.id === request.tx;
+  }
+
   async admit(port, request) {
-    if (this.activeTx !== null && request.tx !== this.activeTx) {
+    if (this.activeTx !== null && !this.owns(port, request)) {
       this.waiting.push([port, request]);
       return;
     }
@@ -37,9 +41,15 @@ export class WorkerServer {
     }
   }
 
-  async run(port, { id, op, args, tx }) {
+  async run(port, request) {
+    const { id, op, args, tx } = request;
     try {
-      respond(port, id, await this.handle(op, args ?? {}, tx));
+      // A call made inside a transaction that is not open (its BEGIN failed, or it ended) must not run
+      // outside it.
+      if (tx !== undefined && op !== Op.BEGIN && !this.owns(port, request)) {
+        throw new OutpostError(ErrorCode.INVALID_STATE, 'This transaction is not open: it failed to begin or has already ended.');
+      }
+      respond(port, id, await this.handle(op, args ?? {}, tx, port));
     } catch (error) {
       respondError(port, id, error);
     }
@@ -50,7 +60,7 @@ export class WorkerServer {
     return this.db;
   }
 
-  async handle(op, args, tx) {
+  async handle(op, args, tx, port) {
     switch (op) {
       case Op.OPEN: {
         if (this.db) throw new OutpostError(ErrorCode.INVALID_STATE, 'This worker already has an open database.');
@@ -68,16 +78,14 @@ export class WorkerServer {
         if (!['DEFERRED', 'IMMEDIATE', 'EXCLUSIVE'].includes(mode)) {
           throw new OutpostError(ErrorCode.INVALID_ARGUMENT, "Transaction mode must be 'DEFERRED', 'IMMEDIATE' or 'EXCLUSIVE'.");
         }
+        if (tx === undefined) throw new OutpostError(ErrorCode.INVALID_ARGUMENT, 'BEGIN needs a transaction id.');
         db.exec(`BEGIN ${mode}`);
-        this.activeTx = this.nextTx++;
-        return { tx: this.activeTx };
+        this.activeTx = { port, id: tx };
+        return {};
       }
       case Op.COMMIT:
       case Op.ROLLBACK: {
         const db = this.requireDb();
-        if (tx === undefined || tx !== this.activeTx) {
-          throw new OutpostError(ErrorCode.INVALID_STATE, 'No such open transaction; it was already committed or rolled back.');
-        }
         try {
           // SQLite may already have rolled back on its own (e.g. SQLITE_FULL); ROLLBACK then has nothing to do.
           if (op === Op.COMMIT) db.exec('COMMIT');

@@ -16,7 +16,7 @@ namespace outpost::testing {
 
 // One storage "device" (a MemoryBackend) that survives reopening, the way OPFS survives a reload.
 struct Device {
-  explicit Device(int slots = 4) : backend(slots) {}
+  explicit Device(int slots = 4) : backend(slots, /*crash_images=*/true) {}
   vfs::MemoryBackend backend;
 };
 

@@ -20,14 +20,20 @@ struct IoCounters {
 
 class MemoryBackend final : public SlotBackend {
  public:
-  explicit MemoryBackend(int slots) : files_(slots), durable_(slots) {}
+  // `crash_images`: keep a copy of each slot as of its last flush, for PowerLossImage(). Tests only: it
+  // copies the whole file on every flush.
+  explicit MemoryBackend(int slots, bool crash_images = false)
+      : files_(slots), durable_(crash_images ? slots : 0), crash_images_(crash_images) {}
 
   // What a killed process leaves behind: every write that reached the backend.
   std::vector<std::vector<uint8_t>> KillImage() const { return files_; }
   // What a power loss leaves behind: each slot as of its last flush.
   std::vector<std::vector<uint8_t>> PowerLossImage() const { return durable_; }
   // Restores an image, e.g. into a fresh backend that stands for the next start.
-  void Restore(const std::vector<std::vector<uint8_t>>& image) { files_ = durable_ = image; }
+  void Restore(const std::vector<std::vector<uint8_t>>& image) {
+    files_ = image;
+    if (crash_images_) durable_ = image;
+  }
 
   // Write failure injection: after `after` more successful writes, every write fails as `error`
   // (kWriteQuota, kWriteIo, or a short count when error >= 0) until ClearFault().
@@ -70,7 +76,7 @@ class MemoryBackend final : public SlotBackend {
   }
   bool Flush(int slot) override {
     ++counters_.flushes;
-    durable_[slot] = files_[slot];
+    if (crash_images_) durable_[slot] = files_[slot];
     return true;
   }
   void Randomness(uint8_t* dst, int n) override {
@@ -84,6 +90,7 @@ class MemoryBackend final : public SlotBackend {
  private:
   std::vector<std::vector<uint8_t>> files_;
   std::vector<std::vector<uint8_t>> durable_;
+  bool crash_images_;
   IoCounters counters_;
   int64_t fail_after_ = -1;
   int64_t fail_with_ = kWriteQuota;
