@@ -468,6 +468,58 @@ test.describe('transactions', () => {
     expect((await query(page, 'tx', 'SELECT v FROM t ORDER BY id')).map((x) => x.v)).toEqual(['row-1', 'row-2', 'ok']);
   });
 
+  test('statements sent without awaiting each other commit together', async ({ app }) => {
+    const page = app.page;
+    await openDb(page, 'tx');
+    await seed(page, 'tx', 1);
+    const r = await page.evaluate(async () => {
+      const db = window.dbs.tx;
+      const value = await db.transaction((tx) => {
+        for (let i = 0; i < 50; i++) tx.exec('INSERT INTO t(v) VALUES (?)', [`p-${i}`]);
+        return 'done';
+      });
+      return { value, rows: await db.query("SELECT count(*) AS n FROM t WHERE v LIKE 'p-%'") };
+    });
+    expect(r).toEqual({ value: 'done', rows: [{ n: 50 }] });
+  });
+
+  test('a failed statement aborts the transaction, awaited or not, caught or not', async ({ app }) => {
+    const page = app.page;
+    await openDb(page, 'tx');
+    await seed(page, 'tx', 2);
+    const r = await page.evaluate(async () => {
+      const db = window.dbs.tx;
+      let later = null;
+      // Not awaited: the duplicate id fails in the middle, the statement after it is refused.
+      const pipelined = await db
+        .transaction((tx) => {
+          tx.exec("INSERT INTO t(v) VALUES ('a-1')");
+          tx.exec('INSERT INTO t(id, v) VALUES (1, ?)', ['duplicate id']);
+          tx.exec("INSERT INTO t(v) VALUES ('a-3')").catch((e) => (later = window.describeError(e)));
+        })
+        .catch((e) => window.describeError(e));
+      // Awaited and caught by the callback: the transaction still cannot commit.
+      const caught = await db
+        .transaction(async (tx) => {
+          await tx.exec("INSERT INTO t(v) VALUES ('b-1')");
+          await tx.exec('INSERT INTO t(id, v) VALUES (2, ?)', ['duplicate id']).catch(() => {});
+          return 'callback finished';
+        })
+        .catch((e) => window.describeError(e));
+      const rows = await db.query("SELECT count(*) AS n FROM t WHERE v LIKE 'a-%' OR v LIKE 'b-%'");
+      await db.transaction((tx) => tx.exec("INSERT INTO t(v) VALUES ('after')"));
+      return { pipelined, later, caught, rows, after: await db.query("SELECT count(*) AS n FROM t WHERE v = 'after'") };
+    });
+    for (const e of [r.pipelined, r.caught]) {
+      expect(e).toMatchObject({ name: 'OutpostError', code: 'SQLITE_CONSTRAINT' });
+      expect(e.sql).toMatch(/INSERT INTO t\(id, v\)/);
+    }
+    expect(r.later).toMatchObject({ name: 'OutpostError', code: 'SQLITE_CONSTRAINT' });
+    expect(r.later.message).toMatch(/rolled back because an earlier statement/);
+    expect(r.rows).toEqual([{ n: 0 }]);
+    expect(r.after).toEqual([{ n: 1 }]);
+  });
+
   test('transaction modes DEFERRED, IMMEDIATE and EXCLUSIVE all commit', async ({ app }) => {
     const page = app.page;
     await openDb(page, 'tx');

@@ -47,7 +47,11 @@ export async function startStaticServer({ root, port = 0, host = '127.0.0.1' }) 
   return {
     url: `http://localhost:${address.port}`,
     log,
-    close: () => new Promise((ok) => server.close(() => ok())),
+    close: () =>
+      new Promise((ok) => {
+        server.close(() => ok());
+        server.closeAllConnections(); // browsers keep connections alive; do not wait for them to time out
+      }),
   };
 }
 

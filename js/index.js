@@ -73,6 +73,11 @@ export class Database {
   /**
    * Runs `fn` in one transaction: commits when the promise it returns resolves, rolls back when it rejects
    * (and rejects with the same error). Other calls on this database wait until it ends.
+   *
+   * Statements need not be awaited one by one: `db.transaction(tx => { tx.exec(a); tx.exec(b); })` sends
+   * everything at once and costs a single round trip to the worker. As in PostgreSQL, a failed statement
+   * aborts the transaction: the statements after it are refused and the transaction rejects with the first
+   * error, committing nothing. (Use `INSERT ... ON CONFLICT` rather than catching constraint errors.)
    * @template T
    * @param {(tx: Transaction) => Promise<T>|T} fn
    * @param {{ mode?: 'DEFERRED'|'IMMEDIATE'|'EXCLUSIVE' }} [options]
@@ -82,8 +87,7 @@ export class Database {
     if (typeof fn !== 'function') {
       throw new OutpostError(ErrorCode.INVALID_ARGUMENT, 'transaction() takes a function: db.transaction(async (tx) => { ... }).');
     }
-    // BEGIN is not awaited: the transaction's statements follow it on the same port, so a transaction costs
-    // one round trip per awaited statement plus the commit.
+    // BEGIN is not awaited: the transaction's statements follow it on the same port.
     const tx = this.client.newTransactionId();
     const begun = this.client.call(Op.BEGIN, { mode: options.mode }, tx);
     begun.catch(() => {}); // settled below
@@ -104,7 +108,7 @@ export class Database {
     handle.done = true;
     const [began, committed] = await Promise.allSettled([begun, this.client.call(Op.COMMIT, {}, tx)]);
     if (began.status === 'rejected') throw began.reason;
-    if (committed.status === 'rejected') throw committed.reason;
+    if (committed.status === 'rejected') throw handle.firstError ?? committed.reason;
     return result;
   }
 
@@ -141,14 +145,25 @@ export class Transaction {
     this.client = client;
     this.id = id;
     this.done = false;
+    this.firstError = null; // the statement error that aborted the transaction, reported by transaction()
   }
 
   exec(sql, params) {
-    return this.done ? Promise.reject(ended()) : this.client.call(Op.EXEC, { sql, params }, this.id);
+    return this.send(Op.EXEC, sql, params);
   }
 
   query(sql, params) {
-    return this.done ? Promise.reject(ended()) : this.client.call(Op.QUERY, { sql, params }, this.id);
+    return this.send(Op.QUERY, sql, params);
+  }
+
+  send(op, sql, params) {
+    if (this.done) return Promise.reject(ended());
+    const call = this.client.call(op, { sql, params }, this.id);
+    // transaction() reports the first failure even when the caller did not await this statement.
+    call.catch((error) => {
+      this.firstError ??= error;
+    });
+    return call;
   }
 }
 

@@ -49,7 +49,19 @@ export class WorkerServer {
       if (tx !== undefined && op !== Op.BEGIN && !this.owns(port, request)) {
         throw new OutpostError(ErrorCode.INVALID_STATE, 'This transaction is not open: it failed to begin or has already ended.');
       }
-      respond(port, id, await this.handle(op, args ?? {}, tx, port));
+      const inTx = tx !== undefined && op !== Op.BEGIN && op !== Op.COMMIT && op !== Op.ROLLBACK;
+      // Like PostgreSQL (and IndexedDB): after a failed statement the transaction is aborted. Its later
+      // statements are refused and COMMIT rolls back, so statements sent without waiting for each other
+      // can never commit half a transaction.
+      if (inTx && this.activeTx.failure) throw aborted(this.activeTx.failure);
+      let result;
+      try {
+        result = await this.handle(op, args ?? {}, tx, port);
+      } catch (error) {
+        if (inTx && this.activeTx) this.activeTx.failure = error;
+        throw error;
+      }
+      respond(port, id, result);
     } catch (error) {
       respondError(port, id, error);
     }
@@ -80,13 +92,15 @@ export class WorkerServer {
         }
         if (tx === undefined) throw new OutpostError(ErrorCode.INVALID_ARGUMENT, 'BEGIN needs a transaction id.');
         db.exec(`BEGIN ${mode}`);
-        this.activeTx = { port, id: tx };
+        this.activeTx = { port, id: tx, failure: null };
         return {};
       }
       case Op.COMMIT:
       case Op.ROLLBACK: {
         const db = this.requireDb();
+        const failure = this.activeTx.failure;
         try {
+          if (op === Op.COMMIT && failure) throw aborted(failure);
           // SQLite may already have rolled back on its own (e.g. SQLITE_FULL); ROLLBACK then has nothing to do.
           if (op === Op.COMMIT) db.exec('COMMIT');
           else if (db.inTransaction) db.exec('ROLLBACK');
@@ -141,4 +155,14 @@ export class WorkerServer {
         throw new OutpostError(ErrorCode.INVALID_ARGUMENT, `Unknown debug action '${args.action}'.`);
     }
   }
+}
+
+/** The error for a call in (or the commit of) a transaction that an earlier statement aborted. */
+function aborted(failure) {
+  const cause = failure instanceof OutpostError ? failure : null;
+  return new OutpostError(
+    cause?.code ?? ErrorCode.INVALID_STATE,
+    `The transaction was rolled back because an earlier statement in it failed: ${failure?.message ?? failure}`,
+    { sql: cause?.sql, sqliteCode: cause?.sqliteCode },
+  );
 }
