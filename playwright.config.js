@@ -7,6 +7,7 @@ import { launchOptions } from './e2e/browser-options.js';
 export default defineConfig({
   testDir: './e2e',
   testMatch: '**/*.spec.js',
+  globalSetup: './e2e/global-setup.js',
   // Two cores: every test runs a whole browser, and crash tests SIGKILL it.
   workers: 1,
   fullyParallel: false,

@@ -68,7 +68,7 @@ async function load(root, path) {
 test('the installed tarball works unbundled through an import map', async () => {
   const { result, log } = await load(scratch, '/unbundled.html');
   expect(result).toEqual({ total: 21, n: 1, code: 'SQLITE_ERROR', storage: 'opfs' });
-  expect(log).toContain('GET /node_modules/outpost/js/worker.js');
+  expect(log).toContain('GET /node_modules/outpost/js/engine/outpost-worker.js'); // the bundled worker: one request
   expect(log).toContain('GET /node_modules/outpost/js/engine/outpost-engine.wasm');
 });
 

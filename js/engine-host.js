@@ -9,10 +9,9 @@ let enginePromise = null;
 let nextPool = 1;
 
 export function loadEngine() {
-  enginePromise ??= createOutpostEngine({
-    // Literal new URL(..., import.meta.url): bundlers see the asset and emit it next to this module.
-    locateFile: () => new URL('./engine/outpost-engine.wasm', import.meta.url).href,
-  }).then((module) => {
+  // The Emscripten glue finds the WASM itself with new URL('outpost-engine.wasm', import.meta.url), which
+  // holds both for js/engine/outpost-engine.js and for the bundled worker beside it, and which bundlers see.
+  enginePromise ??= createOutpostEngine().then((module) => {
     module.outpostPools = {};
     return module;
   });

@@ -18,10 +18,11 @@ export async function open(name, options = {}) {
     throw new OutpostError(ErrorCode.OPFS_UNAVAILABLE, 'Outpost needs Web Workers; call open() from a page or a worker in a browser.');
   }
   const { workerUrl, ...engineOptions } = options;
-  // Literal new URL(..., import.meta.url) so bundlers find and emit the worker.
+  // Literal new URL(..., import.meta.url) so bundlers find and emit the worker: js/worker.js bundled into
+  // one file by scripts/bundle-worker.mjs.
   const worker = workerUrl
     ? new Worker(workerUrl, { type: 'module', name: `outpost:${name}` })
-    : new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: `outpost:${name}` });
+    : new Worker(new URL('./engine/outpost-worker.js', import.meta.url), { type: 'module', name: `outpost:${name}` });
   const channel = new MessageChannel();
   const client = new Client(channel.port1);
   const started = new Promise((resolve, reject) => {

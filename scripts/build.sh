@@ -15,4 +15,7 @@ echo "== wasm build"
 export NODE_PATH=/usr/share/nodejs${NODE_PATH:+:$NODE_PATH}
 emcmake cmake -S . -B build/wasm -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build/wasm -j"$jobs"
-ls -l js/engine/outpost-engine.wasm js/engine/outpost-engine.js
+
+echo "== worker bundle"
+node scripts/bundle-worker.mjs
+ls -l js/engine/
