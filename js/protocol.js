@@ -5,6 +5,10 @@
 // Request:  { id, op, args, tx? }      id: unique per port; tx: the transaction the call belongs to
 // Response: { id, result } | { id, error: { code, message, sql?, sqliteCode? } }
 //
+// Messages are arrays: the client sends the requests made in one turn of the event loop as one message,
+// and the worker answers everything a message produced as one message. A postMessage costs tens of
+// microseconds; a transaction whose statements are not awaited thus costs one message each way.
+//
 // Ops and their args / results:
 //   open     { name, options }          → { storage, durability, files }
 //   exec     { sql, params }            → { changes, lastInsertRowId }
@@ -48,6 +52,7 @@ export class Client {
     this.pending = new Map();
     this.failure = null;
     this.nextTx = 1;
+    this.outgoing = [];
     port.onmessage = (event) => this.receive(event.data);
     port.start?.();
   }
@@ -62,29 +67,52 @@ export class Client {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      try {
-        this.port.postMessage({ id, op, args, tx }, transfer);
-      } catch (cause) {
-        // Structured clone refused a value (a function, a Symbol, a DOM node...): nothing was sent.
-        reject(
-          new OutpostError(
-            ErrorCode.INVALID_ARGUMENT,
-            `Cannot send this call to the database worker (${cause?.message ?? cause}). Parameters must be null, number, bigint, string, boolean or Uint8Array.`,
-            { sql: args.sql, cause },
-          ),
-        );
-        return;
-      }
       this.pending.set(id, { resolve, reject });
+      if (this.outgoing.length === 0) queueMicrotask(() => this.flush());
+      this.outgoing.push({ message: { id, op, args, tx }, transfer, sql: args.sql });
     });
   }
 
-  receive(message) {
-    const entry = this.pending.get(message.id);
+  /** Sends the requests queued in this turn as one message. */
+  flush() {
+    const batch = this.outgoing;
+    this.outgoing = [];
+    if (this.failure) return;
+    try {
+      this.port.postMessage(
+        batch.map((b) => b.message),
+        batch.flatMap((b) => b.transfer),
+      );
+      return;
+    } catch {
+      // Structured clone refused a value in some request: send them one by one to find which.
+    }
+    for (const { message, transfer, sql } of batch) {
+      try {
+        this.port.postMessage([message], transfer);
+      } catch (cause) {
+        this.settle({
+          id: message.id,
+          error: new OutpostError(
+            ErrorCode.INVALID_ARGUMENT,
+            `Cannot send this call to the database worker (${cause?.message ?? cause}). Parameters must be null, number, bigint, string, boolean or Uint8Array.`,
+            { sql, cause },
+          ),
+        });
+      }
+    }
+  }
+
+  receive(batch) {
+    for (const response of batch) this.settle(response);
+  }
+
+  settle(response) {
+    const entry = this.pending.get(response.id);
     if (!entry) return;
-    this.pending.delete(message.id);
-    if (message.error) entry.reject(OutpostError.from(message.error));
-    else entry.resolve(message.result);
+    this.pending.delete(response.id);
+    if (response.error) entry.reject(OutpostError.from(response.error));
+    else entry.resolve(response.result);
   }
 
   /** Rejects every pending call and all later ones with `error` (the worker is gone). */
@@ -95,16 +123,37 @@ export class Client {
   }
 }
 
-/** Server side: the response for a request, with transferables moved rather than copied. */
-export function respond(port, id, result) {
-  const transfer = result instanceof Uint8Array ? [result.buffer] : [];
-  port.postMessage({ id, result }, transfer);
-}
+/**
+ * Server side: collects the responses to one incoming message (and to requests it let in) per port, and
+ * sends each port's responses as one message with flush().
+ */
+export class Replies {
+  constructor() {
+    this.byPort = new Map();
+  }
 
-export function respondError(port, id, error) {
-  const plain =
-    error instanceof OutpostError
-      ? error.toJSON()
-      : { code: ErrorCode.WORKER_FAILED, message: `Internal error in the Outpost worker: ${error?.message ?? error}` };
-  port.postMessage({ id, error: plain });
+  ok(port, id, result) {
+    // Results that own a buffer (export()) move rather than copy.
+    this.add(port, { id, result }, result instanceof Uint8Array ? [result.buffer] : []);
+  }
+
+  error(port, id, error) {
+    const plain =
+      error instanceof OutpostError
+        ? error.toJSON()
+        : { code: ErrorCode.WORKER_FAILED, message: `Internal error in the Outpost worker: ${error?.message ?? error}` };
+    this.add(port, { id, error: plain }, []);
+  }
+
+  add(port, response, transfer) {
+    let out = this.byPort.get(port);
+    if (!out) this.byPort.set(port, (out = { responses: [], transfer: [] }));
+    out.responses.push(response);
+    out.transfer.push(...transfer);
+  }
+
+  flush() {
+    for (const [port, { responses, transfer }] of this.byPort) port.postMessage(responses, transfer);
+    this.byPort.clear();
+  }
 }

@@ -3,14 +3,15 @@
 // calls (from this tab now, from follower tabs later) never interleave with it.
 import { EngineDatabase, normalizeOptions } from './engine-host.js';
 import { ErrorCode, OutpostError } from './errors.js';
-import { Op, respond, respondError } from './protocol.js';
+import { Op, Replies } from './protocol.js';
 
 export class WorkerServer {
   constructor() {
     this.db = null;
     this.chain = Promise.resolve();
     this.activeTx = null; // { port, id } of the open transaction, if any
-    this.waiting = []; // requests that arrived while another transaction was open
+    this.waiting = []; // [port, request] that arrived while another transaction was open
+    this.replies = new Replies();
   }
 
   /** Serves requests arriving on `port`. */
@@ -19,8 +20,11 @@ export class WorkerServer {
     port.start?.();
   }
 
-  enqueue(port, request) {
-    this.chain = this.chain.then(() => this.admit(port, request));
+  enqueue(port, batch) {
+    this.chain = this.chain.then(async () => {
+      for (const request of batch) await this.admit(port, request);
+      this.replies.flush();
+    });
   }
 
   /** Whether `request` from `port` belongs to the open transaction. */
@@ -61,9 +65,9 @@ export class WorkerServer {
         if (inTx && this.activeTx) this.activeTx.failure = error;
         throw error;
       }
-      respond(port, id, result);
+      this.replies.ok(port, id, result);
     } catch (error) {
-      respondError(port, id, error);
+      this.replies.error(port, id, error);
     }
   }
 
