@@ -520,6 +520,33 @@ test.describe('transactions', () => {
     expect(r.after).toEqual([{ n: 1 }]);
   });
 
+  test('transactions started together run one after the other, with plain calls between them', async ({ app }) => {
+    const page = app.page;
+    await openDb(page, 'tx');
+    await seed(page, 'tx', 1);
+    const r = await page.evaluate(async () => {
+      const db = window.dbs.tx;
+      const started = [];
+      for (let k = 0; k < 5; k++) {
+        // Not awaited: all five transactions and the plain inserts are in flight at once.
+        started.push(
+          db.transaction((tx) => {
+            tx.exec('INSERT INTO t(v) VALUES (?)', [`tx${k}-a`]);
+            tx.exec('INSERT INTO t(v) VALUES (?)', [`tx${k}-b`]);
+            return k;
+          }),
+        );
+        started.push(db.exec('INSERT INTO t(v) VALUES (?)', [`plain-${k}`]).then(() => `plain-${k}`));
+      }
+      const results = await Promise.all(started);
+      return { results, rows: (await db.query('SELECT v FROM t WHERE id > 1 ORDER BY id')).map((x) => x.v) };
+    });
+    expect(r.results).toEqual([0, 'plain-0', 1, 'plain-1', 2, 'plain-2', 3, 'plain-3', 4, 'plain-4']);
+    expect(r.rows).toHaveLength(15);
+    // Each transaction's two rows are adjacent: nothing interleaved with an open transaction.
+    for (let k = 0; k < 5; k++) expect(r.rows.indexOf(`tx${k}-b`)).toBe(r.rows.indexOf(`tx${k}-a`) + 1);
+  });
+
   test('transaction modes DEFERRED, IMMEDIATE and EXCLUSIVE all commit', async ({ app }) => {
     const page = app.page;
     await openDb(page, 'tx');

@@ -32,15 +32,23 @@ export class WorkerServer {
     return this.activeTx !== null && this.activeTx.port === port && this.activeTx.id === request.tx;
   }
 
+  /** Whether `request` may run now: no transaction is open, or it belongs to the open one. */
+  runnable(port, request) {
+    return this.activeTx === null || this.owns(port, request);
+  }
+
   async admit(port, request) {
-    if (this.activeTx !== null && !this.owns(port, request)) {
+    if (!this.runnable(port, request)) {
       this.waiting.push([port, request]);
       return;
     }
     await this.run(port, request);
-    // A finished transaction lets the waiting requests in, in order, until one of them opens another.
-    while (this.activeTx === null && this.waiting.length) {
-      const [p, r] = this.waiting.shift();
+    // Let waiting requests in, oldest first, as soon as they may run: after a transaction ends, the next
+    // one's BEGIN and then its statements (queued behind it while the first was open) run in their order.
+    for (;;) {
+      const next = this.waiting.findIndex(([p, r]) => this.runnable(p, r));
+      if (next < 0) break;
+      const [[p, r]] = this.waiting.splice(next, 1);
       await this.run(p, r);
     }
   }
