@@ -6,30 +6,21 @@
 #include <algorithm>
 #include <limits>
 
+#include "hex.h"
+
 namespace outpost {
 namespace {
 
 constexpr uint32_t kMaxCounter = std::numeric_limits<uint32_t>::max();
-constexpr char kHexDigits[] = "0123456789abcdef";
 
 int64_t ClampWall(int64_t wall_ms) { return std::clamp<int64_t>(wall_ms, 0, Hlc::kMaxWallMs); }
-
-void AppendHex(uint64_t value, int digits, std::string* out) {
-  for (int i = digits - 1; i >= 0; --i) out->push_back(kHexDigits[(value >> (4 * i)) & 0xf]);
-}
 
 // Parses `text` as lowercase hex digits only; false on any other character.
 bool ParseHex(std::string_view text, uint64_t* value) {
   uint64_t v = 0;
   for (char c : text) {
-    int digit;
-    if (c >= '0' && c <= '9') {
-      digit = c - '0';
-    } else if (c >= 'a' && c <= 'f') {
-      digit = c - 'a' + 10;
-    } else {
-      return false;
-    }
+    const int digit = hex::Digit(c);
+    if (digit < 0) return false;
     v = (v << 4) | static_cast<uint64_t>(digit);
   }
   *value = v;
@@ -131,11 +122,11 @@ void Hlc::Restore(const HlcTimestamp& last) {
 std::string Hlc::Encode(const Timestamp& ts) {
   std::string out;
   out.reserve(kEncodedLength);
-  AppendHex(static_cast<uint64_t>(ClampWall(ts.wall_ms)), 12, &out);
+  hex::Append(static_cast<uint64_t>(ClampWall(ts.wall_ms)), 12, &out);
   out.push_back('-');
-  AppendHex(ts.counter, 8, &out);
+  hex::Append(ts.counter, 8, &out);
   out.push_back('-');
-  AppendHex(ts.node, 16, &out);
+  hex::Append(ts.node, 16, &out);
   return out;
 }
 

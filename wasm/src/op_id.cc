@@ -2,12 +2,13 @@
 //   unix_ts_ms:48 | ver:4 = 7 | counter[41:30]:12 (rand_a) | var:2 = 0b10 | counter[29:0]:30 | random:32
 #include "outpost/op_id.h"
 
+#include "hex.h"
+
 namespace outpost {
 namespace {
 
 constexpr int kCounterBits = 42;
 constexpr uint64_t kCounterMax = (uint64_t{1} << kCounterBits) - 1;
-constexpr char kHexDigits[] = "0123456789abcdef";
 
 uint64_t Load(std::span<const uint8_t, OpIdGenerator::kRandomBytes> random, size_t from, size_t count) {
   uint64_t v = 0;
@@ -23,7 +24,7 @@ std::string Render(int64_t unix_ms, uint64_t counter, uint32_t tail) {
   for (int i = 0; i < 32; ++i) {
     if (i == 8 || i == 12 || i == 16 || i == 20) out.push_back('-');
     const uint64_t word = i < 16 ? hi : lo;
-    out.push_back(kHexDigits[(word >> (4 * (15 - i % 16))) & 0xf]);
+    out.push_back(hex::kDigits[(word >> (4 * (15 - i % 16))) & 0xf]);
   }
   return out;
 }
@@ -45,14 +46,8 @@ Status ParseUuid(std::string_view text, uint64_t* hi, uint64_t* lo) {
       if (c != '-') return Invalid(text, "hyphens must be at positions 9, 14, 19 and 24");
       continue;
     }
-    int digit;
-    if (c >= '0' && c <= '9') {
-      digit = c - '0';
-    } else if (c >= 'a' && c <= 'f') {
-      digit = c - 'a' + 10;
-    } else {
-      return Invalid(text, "only lowercase hex digits are allowed");
-    }
+    const int digit = hex::Digit(c);
+    if (digit < 0) return Invalid(text, "only lowercase hex digits are allowed");
     uint64_t& word = words[digit_index / 16];
     word = (word << 4) | static_cast<uint64_t>(digit);
     ++digit_index;
