@@ -19,6 +19,7 @@ declare -A NEED=(
   [node]=nodejs
   [npm]=npm
   [/usr/include/gtest/gtest.h]=libgtest-dev
+  [/usr/include/nlohmann/json.hpp]=nlohmann-json3-dev
   [/usr/share/nodejs/acorn]=node-acorn
 )
 missing=()

@@ -1,0 +1,75 @@
+// The JSON layer under the protocol codec (protocol.cc): a strict parser and typed, path-reporting readers and
+// writers for the protocol's building blocks (values, HLCs, identifiers, keys, columns). Internal to
+// wasm/src, so nlohmann/json stays out of the public headers.
+//
+// Invariants:
+//  - Nothing here throws: nlohmann is only asked for a value after its type was checked, and dumps replace
+//    invalid UTF-8 instead of throwing.
+//  - Every error names the offending field by its path (`ops[2].key.id`) and says what is expected.
+#ifndef OUTPOST_SRC_PROTOCOL_JSON_H_
+#define OUTPOST_SRC_PROTOCOL_JSON_H_
+
+#include <cstdint>
+#include <initializer_list>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+
+#include "outpost/protocol.h"
+
+namespace outpost::protocol::json {
+
+using Json = nlohmann::json;
+
+// Parses `text` strictly: TOO_LARGE over limits.max_body_bytes; INVALID_JSON for anything that is not one
+// JSON value, for duplicate object keys (their meaning would depend on the parser) and for nesting deeper
+// than limits.max_depth, for numbers beyond double range (nlohmann reports the overflow); INVALID_ARGUMENT
+// for integer literals beyond 64 bits (nlohmann would silently turn them into floats).
+Status Parse(std::string_view text, const Limits& limits, Json* out);
+
+// Compact, keys sorted (nlohmann's default map), invalid UTF-8 replaced by U+FFFD.
+std::string Dump(const Json& j);
+
+Status Invalid(const std::string& path, const std::string& what);
+Status TooLarge(const std::string& path, size_t count, size_t max);
+std::string Member(const std::string& path, std::string_view name);  // "a" + "b" → "a.b"; "" + "b" → "b"
+std::string Element(const std::string& path, size_t i);              // "a" + 2 → "a[2]"
+
+// Root checks: an object whose "protocol" is kVersion (UNSUPPORTED_VERSION otherwise).
+Status CheckProtocol(const Json& root);
+
+// `j` is an object whose keys are all in `allowed`.
+Status ExpectObject(const Json& j, const std::string& path, std::initializer_list<std::string_view> allowed);
+// The member `name` of object `obj`, or nullptr. `Require` fails with INVALID_ARGUMENT when it is missing.
+const Json* Find(const Json& obj, std::string_view name);
+Status Require(const Json& obj, const std::string& path, std::string_view name, const Json** out);
+
+// Strings: `max_bytes` long at most and, unless empty, at least `min_bytes`.
+Status GetString(const Json& j, const std::string& path, size_t min_bytes, size_t max_bytes, std::string* out);
+// A string of 1..max_bytes characters from [A-Za-z0-9] plus `extra` (cursor, scope and client id alphabets).
+Status GetToken(const Json& j, const std::string& path, size_t max_bytes, std::string_view extra, std::string* out);
+Status GetIdentifier(const Json& j, const std::string& path, std::string* out);
+// A JSON integer (no fraction, no exponent) in [min, max].
+Status GetInt(const Json& j, const std::string& path, int64_t min, int64_t max, int64_t* out);
+Status GetBool(const Json& j, const std::string& path, bool* out);
+Status GetHlc(const Json& j, const std::string& path, HlcTimestamp* out);
+Status GetOpId(const Json& j, const std::string& path, std::string* out);
+
+// SQL values: null, finite number, string, {"$bigint": "<decimal>"}, {"$blob": "<base64>"}.
+Status GetValue(const Json& j, const std::string& path, Value* out);
+Json ValueToJson(const Value& v);
+
+// {"<column>": value} with 1..limits.max_key_columns columns and no NULL.
+Status GetKey(const Json& j, const std::string& path, const Limits& limits, Key* out);
+Json KeyToJson(const Key& key);
+// {"<column>": {"value": value, "hlc": "<hlc>"}} with 0..limits.max_columns columns.
+Status GetColumns(const Json& j, const std::string& path, const Limits& limits, Columns* out);
+Json ColumnsToJson(const Columns& columns);
+
+// Standard base64 (RFC 4648 §4) with padding; Decode rejects anything non-canonical.
+std::string Base64Encode(const std::vector<uint8_t>& bytes);
+bool Base64Decode(std::string_view text, std::vector<uint8_t>* out);
+
+}  // namespace outpost::protocol::json
+
+#endif  // OUTPOST_SRC_PROTOCOL_JSON_H_
