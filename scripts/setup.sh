@@ -20,6 +20,8 @@ declare -A NEED=(
   [npm]=npm
   [/usr/include/gtest/gtest.h]=libgtest-dev
   [/usr/include/nlohmann/json.hpp]=nlohmann-json3-dev
+  [clang++]=clang                  # the fuzz build (tests/fuzz)
+  [/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a]=libclang-rt-14-dev  # libFuzzer
   [/usr/share/nodejs/acorn]=node-acorn
 )
 missing=()

@@ -5,7 +5,10 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <filesystem>
+#include <fstream>
 #include <limits>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -550,6 +553,28 @@ TEST(ProtocolBadInput, BaseCasesAreValid) {
   for (int i = 0; i < 60; ++i) deep = "[" + deep + "]";
   s = DecodeAs(Replace(custom, R"({ "b" : [1, 2.0], "a": null })", deep), &m);
   EXPECT_TRUE(s.ok()) << s.ToString();
+}
+
+// The fuzzer's seeds must stay valid messages, or it starts from nothing but the JSON syntax.
+TEST(Protocol, FuzzSeedsDecode) {
+  int seeds = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(OUTPOST_FUZZ_CORPUS_DIR)) {
+    std::ifstream file(entry.path(), std::ios::binary);
+    std::stringstream text;
+    text << file.rdbuf();
+    PushRequest a;
+    PushResponse b;
+    PullRequest c;
+    PullResponse d;
+    HealthResponse e;
+    ErrorBody f;
+    const std::string& t = text.str();
+    const bool ok = DecodeAs(t, &a).ok() || DecodeAs(t, &b).ok() || DecodeAs(t, &c).ok() || DecodeAs(t, &d).ok() ||
+                    DecodeAs(t, &e).ok() || DecodeAs(t, &f).ok();
+    EXPECT_TRUE(ok) << entry.path() << " decodes as no message";
+    ++seeds;
+  }
+  EXPECT_GE(seeds, 8);
 }
 
 }  // namespace
