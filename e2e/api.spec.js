@@ -300,6 +300,27 @@ test.describe('errors', () => {
     expect(r.error).toMatchObject({ name: 'OutpostError', code: 'WORKER_FAILED', isOutpostError: true });
   });
 
+  test('calls pending on a worker that died, and later calls, reject with WORKER_FAILED', async ({ app }) => {
+    const r = await app.page.evaluate(async () => {
+      const db = await window.outpost.open('dies');
+      await db.exec('CREATE TABLE t(x)');
+      // A transaction that never ends keeps the next call waiting in the worker when it dies.
+      db.transaction(() => new Promise(() => {})).catch(() => {});
+      const pending = window.settle(db.query('SELECT 1'));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      db[Symbol.for('outpost.worker')].terminate();
+      const before = await pending;
+      const after = await window.settle(db.exec('INSERT INTO t VALUES (1)'));
+      const reopened = await window.outpost.open('dies');
+      const rows = await reopened.query('SELECT count(*) AS n FROM t');
+      await reopened.close();
+      return { before: before.error, after: after.error, rows };
+    });
+    expect(r.before).toMatchObject({ name: 'OutpostError', code: 'WORKER_FAILED' });
+    expect(r.after).toMatchObject({ name: 'OutpostError', code: 'WORKER_FAILED' });
+    expect(r.rows).toEqual([{ n: 0 }]);
+  });
+
   test('a custom worker that imports Outpost late (dynamic import) still opens', async ({ app }) => {
     const r = await app.page.evaluate(() =>
       window.settle(async () => {

@@ -1,7 +1,7 @@
 // Outpost's public API: open() starts a dedicated worker that runs SQLite over OPFS and returns a Database
 // whose methods are promises. The worker, the WASM module and the message protocol stay hidden.
 import { ErrorCode, OutpostError } from './errors.js';
-import { CONNECT, Client, Op, READY } from './protocol.js';
+import { CONNECT, Client, Op, READY, watchLifeline } from './protocol.js';
 
 export { ErrorCode, OutpostError };
 
@@ -42,8 +42,17 @@ export async function open(name, options = {}) {
   });
   try {
     await started;
-    worker.postMessage({ type: CONNECT, port: channel.port2 }, [channel.port2]);
+    const lifeline = `outpost-lifeline:${globalThis.crypto?.randomUUID?.() ?? `${Date.now()}-${Math.random()}`}`;
+    worker.postMessage({ type: CONNECT, port: channel.port2, lifeline }, [channel.port2]);
     const info = await client.call(Op.OPEN, { name, options: engineOptions });
+    watchLifeline(lifeline, () =>
+      client.fail(
+        new OutpostError(
+          ErrorCode.WORKER_FAILED,
+          'The Outpost worker stopped (terminated or crashed). Open the database again; committed data is safe.',
+        ),
+      ),
+    );
     return new Database(name, client, worker, info);
   } catch (error) {
     worker.terminate();

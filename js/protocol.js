@@ -40,8 +40,30 @@ export const Op = Object.freeze({
 
 /** The worker's first message: its entry module has run and listens (see worker.js). */
 export const READY = 'outpost.ready';
-/** The facade's first message to a ready Worker: hands it the port to serve. */
+/**
+ * The facade's first message to a ready Worker: { type: CONNECT, port, lifeline? }. It hands the worker the
+ * port to serve and, where Web Locks exist, the name of a lock the worker holds for as long as it lives:
+ * the facade queues for the same lock, and getting it means the worker is gone (terminated, crashed, out
+ * of memory), so pending and later calls fail with WORKER_FAILED instead of waiting forever.
+ */
 export const CONNECT = 'outpost.connect';
+
+/** Holds the lifeline lock until this context dies; resolves once it is held. */
+export function holdLifeline(name) {
+  if (!name || typeof navigator === 'undefined' || !navigator.locks) return Promise.resolve();
+  return new Promise((held) => {
+    navigator.locks.request(name, () => {
+      held();
+      return new Promise(() => {});
+    });
+  });
+}
+
+/** Calls `onDeath` when the holder of the lifeline lock is gone (no-op without Web Locks). */
+export function watchLifeline(name, onDeath) {
+  if (!name || typeof navigator === 'undefined' || !navigator.locks) return;
+  navigator.locks.request(name, () => onDeath()).catch(() => {});
+}
 
 /** Client side: sends requests over `port` and settles one promise per response. */
 export class Client {
@@ -117,6 +139,7 @@ export class Client {
 
   /** Rejects every pending call and all later ones with `error` (the worker is gone). */
   fail(error) {
+    if (this.failure) return; // the first reason stands (e.g. DB_CLOSED after close())
     this.failure = error;
     for (const entry of this.pending.values()) entry.reject(error);
     this.pending.clear();

@@ -3,7 +3,7 @@
 // calls (from this tab now, from follower tabs later) never interleave with it.
 import { EngineDatabase, normalizeOptions } from './engine-host.js';
 import { ErrorCode, OutpostError } from './errors.js';
-import { Op, Replies } from './protocol.js';
+import { Op, Replies, holdLifeline } from './protocol.js';
 
 export class WorkerServer {
   constructor() {
@@ -12,10 +12,12 @@ export class WorkerServer {
     this.activeTx = null; // { port, id } of the open transaction, if any
     this.waiting = []; // [port, request] that arrived while another transaction was open
     this.replies = new Replies();
+    this.lifelines = [];
   }
 
-  /** Serves requests arriving on `port`. */
-  attach(port) {
+  /** Serves requests arriving on `port`; holds `lifeline` (see protocol.js CONNECT) while alive. */
+  attach(port, lifeline) {
+    this.lifelines.push(holdLifeline(lifeline));
     port.onmessage = (event) => this.enqueue(port, event.data);
     port.start?.();
   }
@@ -89,6 +91,7 @@ export class WorkerServer {
       case Op.OPEN: {
         if (this.db) throw new OutpostError(ErrorCode.INVALID_STATE, 'This worker already has an open database.');
         const options = normalizeOptions(args.name, args.options);
+        await Promise.all(this.lifelines); // the opener watches it as soon as open() resolves
         this.db = await EngineDatabase.open(args.name, options);
         return { storage: options.storage, durability: options.durability, files: this.db.files() };
       }

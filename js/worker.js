@@ -9,7 +9,7 @@ loadEngine().catch(() => {});
 
 const server = new WorkerServer();
 self.onmessage = (event) => {
-  if (event.data?.type === CONNECT) server.attach(event.data.port);
+  if (event.data?.type === CONNECT) server.attach(event.data.port, event.data.lifeline);
 };
 // Only now can a message be received: a wrapper script that imports this module dynamically would
 // otherwise lose the facade's first message.
