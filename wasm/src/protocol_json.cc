@@ -427,6 +427,13 @@ bool Base64Decode(std::string_view text, std::vector<uint8_t>* out) {
   return true;
 }
 
+Status Start(std::string_view text, const Limits& limits, Json* root) {
+  OUTPOST_RETURN_IF_ERROR(Parse(text, limits, root));
+  return CheckProtocol(*root);
+}
+
+Json Versioned() { return Json{{"protocol", kVersion}}; }
+
 }  // namespace outpost::protocol::json
 
 namespace outpost::protocol {

@@ -17,6 +17,14 @@
 
 #include "outpost/protocol.h"
 
+// Returns the Status of `expr` when it is not ok.
+#define OUTPOST_RETURN_IF_ERROR(expr)   \
+  do {                                  \
+    if (Status _s = (expr); !_s.ok()) { \
+      return _s;                        \
+    }                                   \
+  } while (0)
+
 namespace outpost::protocol::json {
 
 using Json = nlohmann::json;
@@ -26,6 +34,17 @@ using Json = nlohmann::json;
 // than limits.max_depth, for numbers beyond double range (nlohmann reports the overflow); INVALID_ARGUMENT
 // for integer literals beyond 64 bits (nlohmann would silently turn them into floats).
 Status Parse(std::string_view text, const Limits& limits, Json* out);
+
+// Parses a versioned message: strict JSON (Parse), an object, "protocol" equal to kVersion.
+Status Start(std::string_view text, const Limits& limits, Json* root);
+// A new message object carrying "protocol": kVersion.
+Json Versioned();
+
+// Characters allowed beyond [A-Za-z0-9] in the token-like fields.
+inline constexpr std::string_view kClientIdExtra = "._:-";
+inline constexpr std::string_view kScopeExtra = "._:-";
+inline constexpr std::string_view kCursorExtra = "._~:-";
+inline constexpr std::string_view kCodeExtra = "_";
 
 // Compact, keys sorted (nlohmann's default map), invalid UTF-8 replaced by U+FFFD.
 std::string Dump(const Json& j);
