@@ -91,8 +91,10 @@ export class WorkerServer {
       case Op.OPEN: {
         if (this.db) throw new OutpostError(ErrorCode.INVALID_STATE, 'This worker already has an open database.');
         const options = normalizeOptions(args.name, args.options);
-        await Promise.all(this.lifelines); // the opener watches it as soon as open() resolves
         this.db = await EngineDatabase.open(args.name, options);
+        // The opener starts watching the lifeline when open() resolves, so it must be held by then; it was
+        // requested at connect time and is long granted, so waiting here keeps it off the cold-start path.
+        await Promise.all(this.lifelines);
         return { storage: options.storage, durability: options.durability, files: this.db.files() };
       }
       case Op.EXEC:
