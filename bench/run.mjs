@@ -143,7 +143,7 @@ const CASES = [
 const DESCRIPTIONS = {
   outpostWorkerFull: "Outpost engine in a worker, durability 'full' (no postMessage per txn)",
   outpostWorkerRelaxed: "Outpost engine in a worker, durability 'relaxed'",
-  outpostWorkerMemory: "diagnostic: Outpost engine in a worker, storage 'memory' (no OPFS; its backend copies the file on flush)",
+  outpostWorkerMemory: "diagnostic: Outpost engine in a worker, storage 'memory' (no OPFS: SQLite and binding costs only)",
   facadeFull: "Outpost facade open() from the page, db.transaction() per txn awaiting each tx.exec, 'full'",
   facadeRelaxed: "Outpost facade, db.transaction() per txn awaiting each tx.exec, 'relaxed'",
   facadePipelinedFull: "Outpost facade, db.transaction() per txn, tx.exec not awaited (like IndexedDB requests), 'full'",
