@@ -23,6 +23,12 @@ declare -A NEED=(
   [clang++]=clang                  # the fuzz build (tests/fuzz)
   [/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a]=libclang-rt-14-dev  # libFuzzer
   [/usr/share/nodejs/acorn]=node-acorn
+  [/usr/include/httplib.h]=libcpp-httplib-dev       # outpost-server's HTTP
+  [/usr/include/pqxx/pqxx]=libpqxx-dev              # outpost-server's PostgreSQL store
+  [/usr/include/openssl/hmac.h]=libssl-dev          # device tokens (HMAC-SHA256)
+  [/usr/include/zlib.h]=zlib1g-dev                  # gzip bodies
+  [pkg-config]=pkg-config
+  [/usr/lib/postgresql/15/bin/initdb]=postgresql-15  # the conformance suite's throwaway cluster
 )
 missing=()
 for what in "${!NEED[@]}"; do
