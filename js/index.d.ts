@@ -36,6 +36,136 @@ export interface OpenOptions {
   workerUrl?: string | URL;
   /** Enables db.debug() fault injection. Tests only. */
   testHooks?: boolean;
+  /** Sync with an Outpost sync server (docs/sync.md). Without it the database is local only. */
+  sync?: SyncOptions;
+}
+
+export type MergePolicy = 'lww' | 'manual' | 'first-writer-wins' | 'delete-wins' | 'counter';
+
+export interface TrackedTableOptions {
+  /** Primary-key column(s); client-generated keys (e.g. crypto.randomUUID()) are the canonical ids. */
+  primaryKey: string | string[];
+  /** Table policy (default 'lww'). */
+  policy?: Exclude<MergePolicy, 'counter'>;
+  /** Per-column policy overrides, e.g. { quantity: 'counter', notes: 'manual' }. */
+  columns?: Record<string, Exclude<MergePolicy, 'delete-wins'>>;
+}
+
+export interface SyncOptions {
+  /** Base URL of the sync server, e.g. 'https://api.example.com' (endpoints under /sync/v1/). */
+  url: string;
+  /** Bearer token for this device; replace it with db.sync.setToken() when the server says auth-required. */
+  token?: string;
+  /** Tracked tables: every INSERT/UPDATE/DELETE on them is recorded in the outbox in the same transaction. */
+  tables: Record<string, TrackedTableOptions>;
+  /** Scopes to pull (default: all the token allows). */
+  scopes?: string[];
+  /** Operations per push request (default 500). */
+  batchSize?: number;
+  retry?: { baseMs?: number; factor?: number; capMs?: number; maxAttempts?: number };
+  maxOutboxOps?: number;
+  maxOutboxBytes?: number;
+  requestTimeoutMs?: number;
+  /** Start paused (no network until db.sync.resume()). */
+  paused?: boolean;
+}
+
+export type Priority = 'critical' | 'high' | 'normal' | 'low';
+export type OpState = 'pending' | 'inflight' | 'done' | 'failed';
+export type Connectivity = 'online' | 'degraded' | 'transitioning' | 'offline';
+export type RecordSyncState = 'local-only' | 'syncing' | 'synced' | 'failed';
+
+export interface CustomOperation {
+  /** Dotted lowercase name, e.g. 'http.post'. */
+  kind: string;
+  target?: string;
+  payload?: unknown;
+  priority?: Priority;
+  /** Operations on one entity are delivered in order (default: the kind). */
+  entity?: string;
+}
+
+export interface OutboxEntry {
+  id: string;
+  kind: string;
+  state: OpState;
+  priority: Priority;
+  table?: string;
+  key?: Record<string, SqlValue>;
+  columns?: Record<string, SqlValue>;
+  entity?: string;
+  target?: string;
+  payload?: unknown;
+  attempts: number;
+  createdAt: number;
+  nextAttemptAt?: number;
+  error?: { code: string; message: string };
+}
+
+export interface OutboxStats {
+  pending: number;
+  inflight: number;
+  failed: number;
+  done: number;
+  bytes: number;
+}
+
+export interface SyncStatus {
+  connection: Connectivity;
+  uploading: boolean;
+  downloading: boolean;
+  paused: boolean;
+  /** Operations not yet acknowledged by the server (pending + inflight). */
+  pending: number;
+  failed: number;
+  /** Unix ms of the last completed sync (outbox drained and pull done), or null. */
+  lastSyncedAt: number | null;
+}
+
+export interface Conflict {
+  id: string;
+  table: string;
+  key: Record<string, SqlValue>;
+  /** Fields in conflict, with both sides and the common base when known. */
+  fields: Record<string, { local: SqlValue; remote: SqlValue; base?: SqlValue }>;
+  createdAt: number;
+}
+
+export interface OutboxApi {
+  /** Records a custom operation durably (its own transaction); resolves with its id. */
+  enqueue(op: CustomOperation): Promise<string>;
+  stats(): Promise<OutboxStats>;
+  list(options?: { state?: OpState; limit?: number }): Promise<OutboxEntry[]>;
+  /** Moves a failed operation back to pending. */
+  retry(id: string): Promise<void>;
+  /** Drops an operation for good: only as an explicit user action. */
+  discard(id: string): Promise<void>;
+}
+
+export interface SyncApi {
+  /** The latest status (also delivered by the 'status' event). */
+  readonly status: SyncStatus;
+  /** Push and pull now, resetting backoff. Resolves when this round finished (or failed). */
+  now(): Promise<SyncStatus>;
+  pause(): Promise<void>;
+  resume(): Promise<void>;
+  setToken(token: string): Promise<void>;
+}
+
+export interface ConflictsApi {
+  list(): Promise<Conflict[]>;
+  /** Resolves a manual conflict; the chosen value is written as a normal operation. */
+  resolve(id: string, choice: { choose: 'local' | 'remote' } | { value: Record<string, SqlValue> }): Promise<void>;
+}
+
+export interface EventMap {
+  status: SyncStatus;
+  'op-failed': { id: string; code: string; message: string; table?: string; key?: Record<string, SqlValue>; entity?: string };
+  synced: { at: number };
+  'auth-required': { status: number; message: string };
+  conflict: Conflict;
+  stale: { offlineMs: number; pending: number };
+  change: { tables: string[] };
 }
 
 export type ErrorCodeName =
@@ -45,6 +175,9 @@ export type ErrorCodeName =
   | 'INVALID_ARGUMENT'
   | 'INVALID_STATE'
   | 'WORKER_FAILED'
+  | 'OUTBOX_FULL'
+  | 'NOT_SYNCED'
+  | 'NOT_FOUND'
   | 'SQLITE_CONSTRAINT'
   | 'SQLITE_FULL'
   | 'SQLITE_ERROR'
@@ -72,6 +205,8 @@ export declare class OutpostError extends Error {
 export interface Transaction {
   exec(sql: string, params?: SqlParams): Promise<ExecResult>;
   query<T extends Row = Row>(sql: string, params?: SqlParams): Promise<T[]>;
+  /** Records a custom operation in this transaction: it commits or rolls back with it. */
+  enqueue(op: CustomOperation): Promise<string>;
 }
 
 export declare class Database {
@@ -88,6 +223,14 @@ export declare class Database {
   export(): Promise<Uint8Array>;
   /** Replaces the database with a plain SQLite file; invalid input rejects and changes nothing. */
   import(bytes: Uint8Array): Promise<void>;
+  /** The outbox (sync only). */
+  readonly outbox: OutboxApi;
+  /** Sync status and control (sync only). */
+  readonly sync: SyncApi;
+  /** Manual conflicts (sync only). */
+  readonly conflicts: ConflictsApi;
+  /** Subscribes to an event; returns the unsubscribe function. */
+  on<K extends keyof EventMap>(name: K, fn: (detail: EventMap[K]) => void): () => void;
   /** Checkpoints, releases the storage lock and stops the worker. */
   close(): Promise<void>;
   /** Fault injection for tests (needs `testHooks: true`). */
