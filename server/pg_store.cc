@@ -1,0 +1,392 @@
+// The shared Store: PostgreSQL through libpqxx 6.4, so several outpost-server processes can serve one
+// database. It moves the generic rows of store_core.h in and out; every decision is made in store.cc.
+//
+// Versions and concurrent pushers. A pull must never skip a version that commits later. With a plain
+// sequence, push A could take version 10, push B version 11, B commit first, a pull return 11 and move its
+// cursor past 10, and A then commit 10 behind every cursor. So every push transaction takes one
+// transaction-scoped advisory lock (pg_advisory_xact_lock) before it reads anything, and holds it to its
+// commit. The version counter is a row (outpost_meta 'version') updated under that lock, so versions are
+// assigned and committed strictly in order: PostgreSQL marks a transaction committed before it releases its
+// locks, so the next pusher starts after the previous one is visible, and any snapshot that sees version v
+// sees every version below it. A rolled-back batch gives its versions back (the counter row rolls back).
+// The cost is that pushes are serialized across all processes; a push holds the lock only for a few
+// statements (ops, rows, one bulk write of each kind), and pulls never take it. The alternative, serving
+// pulls only below the oldest in-flight version, needs a table of in-flight transactions and their cleanup
+// after crashes; one lock is simpler to get right. Because writers are serialized, pushes cannot deadlock
+// with each other; serialization failures, deadlocks and lost connections are still retried
+// (StoreOptions::max_retries): a batch is idempotent by its op ids, so even a commit whose outcome is unknown
+// (in_doubt_error) may be replayed.
+//
+// Statements are fixed SQL with parameters ($1...). Table and column names from requests are values in the
+// generic rows, never identifiers, so nothing from a request is ever quoted into SQL. Batches travel as one
+// JSON array parameter expanded by json_array_elements (one round trip per statement, not per row).
+#include <condition_variable>
+#include <mutex>
+#include <pqxx/pqxx>
+
+#include "protocol_json.h"
+#include "store_core.h"
+
+namespace outpost::server {
+namespace {
+
+using core::ChangeRow;
+using core::LoggedOp;
+using core::PullSnapshot;
+using core::PushWrites;
+using core::RowRef;
+using core::StoredRow;
+using protocol::json::Json;
+
+constexpr int64_t kPushLock = 0x4f7574706f737401;   // "Outpost" + 1: push batches and tombstone pruning
+constexpr int64_t kSetupLock = 0x4f7574706f737402;  // creating the tables
+
+const char* const kSetup[] = {
+    "CREATE TABLE IF NOT EXISTS outpost_meta(name text PRIMARY KEY, value bigint NOT NULL)",
+    "INSERT INTO outpost_meta(name, value) VALUES ('format', 1), ('version', 0), ('pruned_version', 0) "
+    "ON CONFLICT (name) DO NOTHING",
+    "CREATE TABLE IF NOT EXISTS outpost_rows(tbl text NOT NULL, key_json text NOT NULL, scope text NOT NULL, "
+    "version bigint NOT NULL, deleted boolean NOT NULL, delete_hlc text NOT NULL, live_hlc text NOT NULL, "
+    "columns_json text NOT NULL, changed_ms bigint NOT NULL, PRIMARY KEY (tbl, key_json))",
+    "CREATE UNIQUE INDEX IF NOT EXISTS outpost_rows_version ON outpost_rows(version)",
+    "CREATE INDEX IF NOT EXISTS outpost_rows_scope ON outpost_rows(scope, version)",
+    "CREATE INDEX IF NOT EXISTS outpost_rows_tombstones ON outpost_rows(changed_ms) WHERE deleted",
+    "CREATE TABLE IF NOT EXISTS outpost_oplog(op_id text PRIMARY KEY, client_id text NOT NULL, "
+    "user_id text NOT NULL, outcome_json text NOT NULL, created_ms bigint NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS outpost_custom_ops(op_id text PRIMARY KEY, kind text NOT NULL, "
+    "entity text NOT NULL, target text NOT NULL, payload text NOT NULL, client_id text NOT NULL, "
+    "user_id text NOT NULL, version bigint NOT NULL, created_ms bigint NOT NULL)",
+};
+
+// A JSON array of arrays of strings: the one parameter a bulk statement expands.
+std::string Table(const std::vector<std::vector<std::string>>& rows) {
+  Json j = Json::array();
+  for (const auto& row : rows) j.push_back(row);
+  return protocol::json::Dump(j);
+}
+
+// Store primitives over one open push transaction. pqxx exceptions propagate to RunTransaction.
+class PgPushTxn final : public core::PushTxn {
+ public:
+  explicit PgPushTxn(pqxx::work* txn) : txn_(*txn) {}
+
+  Status FindOps(const std::vector<std::string>& ids, std::map<std::string, LoggedOp>* out) override {
+    const pqxx::result r = txn_.exec_params(
+        "SELECT op_id, user_id, outcome_json FROM outpost_oplog "
+        "WHERE op_id IN (SELECT json_array_elements_text($1::json))",
+        core::EncodeStringList(ids));
+    for (const auto& row : r) {
+      LoggedOp op;
+      op.user = row[1].as<std::string>();
+      OUTPOST_RETURN_IF_ERROR(core::DecodeOutcome(row[2].as<std::string>(), &op.outcome));
+      (*out)[row[0].as<std::string>()] = std::move(op);
+    }
+    return Status::OK();
+  }
+
+  Status LoadRows(const std::vector<RowRef>& refs, std::map<RowRef, StoredRow>* out) override {
+    if (refs.empty()) return Status::OK();
+    std::vector<std::vector<std::string>> list;
+    for (const RowRef& ref : refs) list.push_back({ref.first, ref.second});
+    const pqxx::result r = txn_.exec_params(
+        "SELECT r.tbl, r.key_json, r.scope, r.version, r.deleted, r.delete_hlc, r.live_hlc, r.columns_json, "
+        "r.changed_ms FROM outpost_rows r JOIN (SELECT x->>0 AS tbl, x->>1 AS key_json "
+        "FROM json_array_elements($1::json) x) q ON r.tbl = q.tbl AND r.key_json = q.key_json",
+        Table(list));
+    for (const auto& row : r) {
+      StoredRow s;
+      s.table = row[0].as<std::string>();
+      s.key_json = row[1].as<std::string>();
+      s.scope = row[2].as<std::string>();
+      s.state.exists = true;
+      s.state.version = row[3].as<int64_t>();
+      s.state.deleted = row[4].as<bool>();
+      OUTPOST_RETURN_IF_ERROR(core::DecodeHlc(row[5].as<std::string>(), &s.state.delete_hlc));
+      OUTPOST_RETURN_IF_ERROR(core::DecodeHlc(row[6].as<std::string>(), &s.state.live_hlc));
+      OUTPOST_RETURN_IF_ERROR(core::DecodeColumns(row[7].as<std::string>(), &s.state.columns));
+      s.changed_ms = row[8].as<int64_t>();
+      RowRef ref{s.table, s.key_json};
+      (*out)[ref] = std::move(s);
+    }
+    return Status::OK();
+  }
+
+  Status CurrentVersion(int64_t* out) override {
+    *out = txn_.exec1("SELECT value FROM outpost_meta WHERE name = 'version'")[0].as<int64_t>();
+    return Status::OK();
+  }
+
+  Status Write(const PushWrites& w) override {
+    if (!w.rows.empty()) {
+      std::vector<std::vector<std::string>> list;
+      for (const StoredRow& r : w.rows) {
+        list.push_back({r.table, r.key_json, r.scope, std::to_string(r.state.version),
+                        r.state.deleted ? "true" : "false", core::EncodeHlc(r.state.delete_hlc),
+                        core::EncodeHlc(r.state.live_hlc), core::EncodeColumns(r.state.columns),
+                        std::to_string(r.changed_ms)});
+      }
+      txn_.exec_params(
+          "INSERT INTO outpost_rows(tbl, key_json, scope, version, deleted, delete_hlc, live_hlc, columns_json, "
+          "changed_ms) SELECT x->>0, x->>1, x->>2, (x->>3)::bigint, (x->>4)::boolean, x->>5, x->>6, x->>7, "
+          "(x->>8)::bigint FROM json_array_elements($1::json) x ON CONFLICT (tbl, key_json) DO UPDATE SET "
+          "scope = excluded.scope, version = excluded.version, deleted = excluded.deleted, "
+          "delete_hlc = excluded.delete_hlc, live_hlc = excluded.live_hlc, columns_json = excluded.columns_json, "
+          "changed_ms = excluded.changed_ms",
+          Table(list));
+    }
+    if (!w.ops.empty()) {
+      std::vector<std::vector<std::string>> list;
+      for (const core::OpLogEntry& e : w.ops) {
+        list.push_back({e.id, e.client_id, e.user, e.outcome_json, std::to_string(e.created_ms)});
+      }
+      txn_.exec_params(
+          "INSERT INTO outpost_oplog(op_id, client_id, user_id, outcome_json, created_ms) "
+          "SELECT x->>0, x->>1, x->>2, x->>3, (x->>4)::bigint FROM json_array_elements($1::json) x",
+          Table(list));
+    }
+    if (!w.custom.empty()) {
+      std::vector<std::vector<std::string>> list;
+      for (const core::CustomOpEntry& c : w.custom) {
+        list.push_back({c.id, c.kind, c.entity, c.target, c.payload, c.client_id, c.user,
+                        std::to_string(c.version), std::to_string(c.created_ms)});
+      }
+      txn_.exec_params(
+          "INSERT INTO outpost_custom_ops(op_id, kind, entity, target, payload, client_id, user_id, version, "
+          "created_ms) SELECT x->>0, x->>1, x->>2, x->>3, x->>4, x->>5, x->>6, (x->>7)::bigint, "
+          "(x->>8)::bigint FROM json_array_elements($1::json) x",
+          Table(list));
+    }
+    if (w.last_version) {
+      txn_.exec_params("UPDATE outpost_meta SET value = $1 WHERE name = 'version'", *w.last_version);
+    }
+    return Status::OK();
+  }
+
+ private:
+  pqxx::work& txn_;
+};
+
+using ReadTxn = pqxx::transaction<pqxx::repeatable_read, pqxx::read_only>;
+
+// Pull reads in one REPEATABLE READ snapshot, so the counters and the rows agree.
+class PgPullReader final : public core::PullReader {
+ public:
+  explicit PgPullReader(ReadTxn* txn) : txn_(*txn) {}
+
+  Status Read(int64_t after, const std::vector<std::string>* scopes, size_t limit, PullSnapshot* out) override {
+    const pqxx::row meta = txn_.exec1(
+        "SELECT (SELECT value FROM outpost_meta WHERE name = 'version'), "
+        "(SELECT value FROM outpost_meta WHERE name = 'pruned_version')");
+    out->current_version = meta[0].as<int64_t>();
+    out->pruned_version = meta[1].as<int64_t>();
+    const int64_t n = static_cast<int64_t>(limit);
+    const pqxx::result r =
+        scopes == nullptr
+            ? txn_.exec_params(
+                  "SELECT tbl, key_json, version, deleted, delete_hlc, columns_json FROM outpost_rows "
+                  "WHERE version > $1 ORDER BY version LIMIT $2",
+                  after, n)
+            : txn_.exec_params(
+                  "SELECT tbl, key_json, version, deleted, delete_hlc, columns_json FROM outpost_rows "
+                  "WHERE version > $1 AND scope IN (SELECT json_array_elements_text($2::json)) "
+                  "ORDER BY version LIMIT $3",
+                  after, core::EncodeStringList(*scopes), n);
+    for (const auto& row : r) {
+      ChangeRow c;
+      c.table = row[0].as<std::string>();
+      c.key_json = row[1].as<std::string>();
+      c.version = row[2].as<int64_t>();
+      c.deleted = row[3].as<bool>();
+      c.delete_hlc = row[4].as<std::string>();
+      c.columns_json = row[5].as<std::string>();
+      out->rows.push_back(std::move(c));
+    }
+    return Status::OK();
+  }
+
+ private:
+  ReadTxn& txn_;
+};
+
+class PgStore final : public Store {
+ public:
+  PgStore(std::string conninfo, const Schema& schema, const StoreOptions& options)
+      : conninfo_(std::move(conninfo)), schema_(schema), options_(options) {}
+
+  Status Open() {
+    return RunTransaction("open", [&](pqxx::connection& c) {
+      pqxx::work txn(c);
+      txn.exec_params("SELECT pg_advisory_xact_lock($1)", kSetupLock);
+      for (const char* sql : kSetup) txn.exec(sql);
+      const int64_t format = txn.exec1("SELECT value FROM outpost_meta WHERE name = 'format'")[0].as<int64_t>();
+      if (format != core::kStoreFormat) {
+        return Status::Error("FAILED_PRECONDITION", "The PostgreSQL store has format " + std::to_string(format) +
+                                                        "; this server reads format " +
+                                                        std::to_string(core::kStoreFormat) +
+                                                        ". Use a matching server.");
+      }
+      txn.commit();
+      return Status::OK();
+    });
+  }
+
+  std::string name() const override { return "postgresql"; }
+
+  Status Push(const Principal& who, const protocol::PushRequest& request, int64_t now_ms,
+              protocol::PushResponse* response) override {
+    Status s = RunTransaction("push", [&](pqxx::connection& c) {
+      pqxx::work txn(c);
+      txn.exec_params("SELECT pg_advisory_xact_lock($1)", kPushLock);
+      PgPushTxn primitives(&txn);
+      OUTPOST_RETURN_IF_ERROR(core::RunPush(schema_, options_, who, request, now_ms, &primitives, response));
+      txn.commit();
+      return Status::OK();
+    });
+    if (!s.ok()) response->results.clear();
+    return s;
+  }
+
+  Status Pull(const Principal& who, const protocol::PullRequest& request, size_t page_size, int64_t,
+              protocol::PullResponse* response) override {
+    return RunTransaction("pull", [&](pqxx::connection& c) {
+      ReadTxn txn(c);
+      PgPullReader reader(&txn);
+      OUTPOST_RETURN_IF_ERROR(core::RunPull(who, request, page_size, &reader, response));
+      txn.commit();
+      return Status::OK();
+    });
+  }
+
+  Status PruneTombstones(int64_t now_ms) override {
+    const int64_t before = now_ms - options_.tombstone_retention_ms;
+    return RunTransaction("prune", [&](pqxx::connection& c) {
+      pqxx::work txn(c);
+      txn.exec_params("SELECT pg_advisory_xact_lock($1)", kPushLock);
+      txn.exec_params(
+          "WITH pruned AS (DELETE FROM outpost_rows WHERE deleted AND changed_ms < $1 RETURNING version) "
+          "UPDATE outpost_meta SET value = greatest(value, (SELECT coalesce(max(version), 0) FROM pruned)) "
+          "WHERE name = 'pruned_version'",
+          before);
+      txn.commit();
+      return Status::OK();
+    });
+  }
+
+  Status Counts(std::map<std::string, int64_t>* counts) override {
+    return RunTransaction("counts", [&](pqxx::connection& c) {
+      ReadTxn txn(c);
+      const pqxx::row r = txn.exec1(
+          "SELECT (SELECT count(*) FROM outpost_rows), (SELECT count(*) FROM outpost_rows WHERE deleted), "
+          "(SELECT count(*) FROM outpost_oplog), (SELECT count(*) FROM outpost_custom_ops), "
+          "(SELECT value FROM outpost_meta WHERE name = 'version')");
+      (*counts)["changes"] = r[0].as<int64_t>();
+      (*counts)["tombstones"] = r[1].as<int64_t>();
+      (*counts)["ops"] = r[2].as<int64_t>();
+      (*counts)["custom_ops"] = r[3].as<int64_t>();
+      (*counts)["version"] = r[4].as<int64_t>();
+      txn.commit();
+      return Status::OK();
+    });
+  }
+
+ private:
+  // Runs `body` on a pooled connection and turns libpqxx exceptions into Statuses (none leave the store).
+  // Transient failures are retried up to options_.max_retries times; a broken connection is replaced.
+  template <typename Body>
+  Status RunTransaction(const char* what, Body&& body) {
+    Status last;
+    for (int attempt = 0; attempt <= std::max(0, options_.max_retries); ++attempt) {
+      std::unique_ptr<pqxx::connection> conn;
+      if (Status s = Acquire(&conn); !s.ok()) {
+        last = s;
+        continue;
+      }
+      bool keep = true;
+      try {
+        Status s = body(*conn);
+        Release(std::move(conn));
+        return s;
+      } catch (const pqxx::broken_connection& e) {
+        keep = false;
+        last = Unavailable(what, e.what());
+      } catch (const pqxx::in_doubt_error& e) {
+        keep = false;  // the commit may or may not have happened: replaying the idempotent batch settles it
+        last = Unavailable(what, e.what());
+      } catch (const pqxx::transaction_rollback& e) {
+        last = Unavailable(what, e.what());  // serialization failure or deadlock: retry
+      } catch (const pqxx::sql_error& e) {
+        Release(std::move(conn));
+        return Status::Error("INTERNAL", std::string("PostgreSQL store, ") + what + ": " + e.what() +
+                                             " (SQLSTATE " + e.sqlstate() + "); check the server log.",
+                             e.query());
+      } catch (const std::exception& e) {
+        Release(std::move(conn));
+        return Status::Error("INTERNAL", std::string("PostgreSQL store, ") + what + ": " + e.what());
+      }
+      if (keep) {
+        Release(std::move(conn));
+      } else {
+        Discard();
+      }
+    }
+    return last;
+  }
+
+  static Status Unavailable(const char* what, const char* detail) {
+    return Status::Error("UNAVAILABLE",
+                         std::string("PostgreSQL store, ") + what + ": " + detail + "; retry later.");
+  }
+
+  // The pool: at most options_.max_connections open connections; a caller waits for a free one.
+  Status Acquire(std::unique_ptr<pqxx::connection>* out) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return !idle_.empty() || open_ < std::max(1, options_.max_connections); });
+    if (!idle_.empty()) {
+      *out = std::move(idle_.back());
+      idle_.pop_back();
+      return Status::OK();
+    }
+    ++open_;
+    lock.unlock();
+    try {
+      *out = std::make_unique<pqxx::connection>(conninfo_);
+      return Status::OK();
+    } catch (const std::exception& e) {
+      Discard();
+      return Status::Error("UNAVAILABLE", std::string("Cannot connect to PostgreSQL: ") + e.what() +
+                                              "; check the connection string and that the server is up.");
+    }
+  }
+
+  void Release(std::unique_ptr<pqxx::connection> conn) {
+    std::lock_guard<std::mutex> lock(mu_);
+    idle_.push_back(std::move(conn));
+    cv_.notify_one();
+  }
+
+  void Discard() {
+    std::lock_guard<std::mutex> lock(mu_);
+    --open_;
+    cv_.notify_one();
+  }
+
+  const std::string conninfo_;
+  const Schema schema_;
+  const StoreOptions options_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::unique_ptr<pqxx::connection>> idle_;
+  int open_ = 0;
+};
+
+}  // namespace
+
+Status OpenPostgresStore(const std::string& conninfo, const Schema& schema, const StoreOptions& options,
+                         std::unique_ptr<Store>* out) {
+  auto store = std::make_unique<PgStore>(conninfo, schema, options);
+  OUTPOST_RETURN_IF_ERROR(store->Open());
+  *out = std::move(store);
+  return Status::OK();
+}
+
+}  // namespace outpost::server
