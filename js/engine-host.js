@@ -36,6 +36,7 @@ export function normalizeOptions(name, options = {}) {
     pageSize: options.pageSize ?? 4096,
     cacheSizeKiB: options.cacheSizeKiB ?? 8192,
     testHooks: options.testHooks === true,
+    sync: options.sync === undefined ? null : normalizeSync(options.sync),
   };
   const bad = (what) => new OutpostError(ErrorCode.INVALID_ARGUMENT, `Invalid option ${what}.`);
   if (o.storage !== 'opfs' && o.storage !== 'memory') throw bad(`storage: use 'opfs' (default) or 'memory'`);
@@ -45,6 +46,30 @@ export function normalizeOptions(name, options = {}) {
   if (![512, 1024, 2048, 4096, 8192, 16384, 32768, 65536].includes(o.pageSize)) throw bad('pageSize: a power of two from 512 to 65536');
   if (!Number.isInteger(o.cacheSizeKiB) || o.cacheSizeKiB < 64) throw bad('cacheSizeKiB: an integer >= 64');
   return o;
+}
+
+/**
+ * Splits open()'s `sync` option into what the worker's transport keeps (url, token, timeout, paused) and the
+ * engine's configuration (everything else, validated by the engine: SyncConfig::FromJson, docs/sync.md).
+ */
+function normalizeSync(sync) {
+  const bad = (what) => new OutpostError(ErrorCode.INVALID_ARGUMENT, `Invalid sync option ${what}.`);
+  if (sync === null || typeof sync !== 'object') throw bad(": pass { url, token, tables: { name: { primaryKey } } }");
+  const { url, token, paused, ...engine } = sync;
+  let parsed;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw bad(`url: ${JSON.stringify(url)} is not an absolute URL (e.g. 'https://sync.example.com')`);
+  }
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw bad('url: use http: or https:');
+  if (token !== undefined && typeof token !== 'string') throw bad('token: a string');
+  if (engine.tables === null || typeof engine.tables !== 'object' || Object.keys(engine.tables).length === 0) {
+    throw bad("tables: name at least one table, e.g. { notes: { primaryKey: 'id' } }");
+  }
+  const requestTimeoutMs = engine.requestTimeoutMs ?? 30_000;
+  if (!(requestTimeoutMs > 0)) throw bad('requestTimeoutMs: a number of milliseconds > 0');
+  return { url: parsed.href, token, paused: paused === true, requestTimeoutMs, engine };
 }
 
 function check(result) {
@@ -96,14 +121,19 @@ export class EngineDatabase {
     this.poolId = poolId;
     this.options = options;
     this.realHandles = null;
+    this.syncing = false;
   }
 
   exec(sql, params) {
-    return check(this.connection.exec(this.sqlText(sql), params ?? null));
+    const text = this.sqlText(sql);
+    if (this.syncing) this.connection.syncSetTime(Date.now()); // capture triggers stamp HLCs with it
+    return check(this.connection.exec(text, params ?? null));
   }
 
   query(sql, params) {
-    return check(this.connection.query(this.sqlText(sql), params ?? null)).rows;
+    const text = this.sqlText(sql);
+    if (this.syncing) this.connection.syncSetTime(Date.now());
+    return check(this.connection.query(text, params ?? null)).rows;
   }
 
   get inTransaction() {
@@ -123,6 +153,97 @@ export class EngineDatabase {
 
   files() {
     return this.connection.files();
+  }
+
+  // Sync (wasm/include/outpost/sync_engine.h through wasm/bindings.cc). JSON crosses as strings where the
+  // engine speaks JSON (config, custom operations, choices); results come back as plain objects.
+
+  /** Starts the sync engine on this connection with `config` (docs/sync.md, without url/token). */
+  syncOpen(config) {
+    const seed = new Uint8Array(32);
+    crypto.getRandomValues(seed);
+    check(this.sqlHandle().syncOpen(JSON.stringify(config), Date.now(), seed));
+    this.syncing = true;
+  }
+
+  syncSetTime(now) {
+    this.sqlHandle().syncSetTime(now);
+  }
+
+  syncEnqueue(op, now) {
+    let payload;
+    try {
+      payload = op.payload === undefined ? undefined : JSON.stringify(op.payload);
+    } catch (cause) {
+      throw new OutpostError(ErrorCode.INVALID_ARGUMENT, `The operation's payload is not JSON-serialisable: ${cause?.message ?? cause}.`);
+    }
+    if (op === null || typeof op !== 'object') {
+      throw new OutpostError(ErrorCode.INVALID_ARGUMENT, "enqueue() takes an operation: { kind: 'http.post', target, payload, priority, entity }.");
+    }
+    const plain = { kind: op.kind, target: op.target, entity: op.entity, priority: op.priority, payload };
+    return check(this.sqlHandle().syncEnqueue(plain, now)).id;
+  }
+
+  syncNext(now) {
+    return check(this.sqlHandle().syncNext(now));
+  }
+
+  syncOnResult(requestId, result, now) {
+    check(this.sqlHandle().syncOnResult(requestId, result, now));
+  }
+
+  syncHint(online, now) {
+    this.sqlHandle().syncHint(online, now);
+  }
+
+  syncNow(now) {
+    this.sqlHandle().syncNow(now);
+  }
+
+  syncSetPaused(paused) {
+    this.sqlHandle().syncSetPaused(paused);
+  }
+
+  syncSetToken(present) {
+    this.sqlHandle().syncSetToken(present);
+  }
+
+  syncStatus() {
+    return check(this.sqlHandle().syncStatus());
+  }
+
+  syncStats() {
+    return check(this.sqlHandle().syncStats());
+  }
+
+  syncList(state, limit) {
+    return check(this.sqlHandle().syncList(state ?? '', limit ?? 100)).entries;
+  }
+
+  syncRetry(id, now) {
+    check(this.sqlHandle().syncRetry(String(id), now));
+  }
+
+  syncDiscard(id, now) {
+    check(this.sqlHandle().syncDiscard(String(id), now));
+  }
+
+  /** Events the engine raised since the last call: [{ name, detail }]. */
+  syncEvents() {
+    return this.connection ? this.connection.syncEvents() : [];
+  }
+
+  conflictsList() {
+    return check(this.sqlHandle().conflictsList()).conflicts;
+  }
+
+  conflictsResolve(id, choice, now) {
+    check(this.sqlHandle().conflictsResolve(String(id), JSON.stringify(choice), now));
+  }
+
+  sqlHandle() {
+    if (!this.connection) throw new OutpostError(ErrorCode.DB_CLOSED, 'The database is closed; call open() again.');
+    return this.connection;
   }
 
   close() {

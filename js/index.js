@@ -18,6 +18,14 @@ export async function open(name, options = {}) {
     throw new OutpostError(ErrorCode.OPFS_UNAVAILABLE, 'Outpost needs Web Workers; call open() from a page or a worker in a browser.');
   }
   const { workerUrl, ...engineOptions } = options;
+  // The worker resolves URLs against its own script: make the sync URL absolute against the page first.
+  if (engineOptions.sync && typeof engineOptions.sync.url === 'string' && typeof location !== 'undefined') {
+    try {
+      engineOptions.sync = { ...engineOptions.sync, url: new URL(engineOptions.sync.url, location.href).href };
+    } catch {
+      /* the worker reports the bad URL */
+    }
+  }
   // Literal new URL(..., import.meta.url) so bundlers find and emit the worker: js/worker.js bundled into
   // one file by scripts/bundle-worker.mjs.
   const worker = workerUrl
@@ -68,6 +76,34 @@ export class Database {
     this.client = client;
     this[WORKER] = worker;
     this.closed = false;
+    this.listeners = new Map();
+    const status = info.sync ?? null;
+    this.outbox = new OutboxApi(client);
+    this.sync = new SyncApi(client, status);
+    this.conflicts = new ConflictsApi(client);
+    client.onEvent = (name, detail) => {
+      if (name === 'status') this.sync.current = detail;
+      for (const fn of this.listeners.get(name) ?? []) {
+        try {
+          fn(detail);
+        } catch (error) {
+          queueMicrotask(() => {
+            throw error; // a listener's bug must not stop the others; report it as uncaught
+          });
+        }
+      }
+    };
+  }
+
+  /**
+   * Subscribes to an event: 'status', 'op-failed', 'synced', 'auth-required', 'conflict', 'stale', 'change'.
+   * @returns {() => void} unsubscribe
+   */
+  on(name, fn) {
+    if (typeof fn !== 'function') throw new OutpostError(ErrorCode.INVALID_ARGUMENT, 'on(name, fn) takes a listener function.');
+    if (!this.listeners.has(name)) this.listeners.set(name, new Set());
+    this.listeners.get(name).add(fn);
+    return () => this.listeners.get(name)?.delete(fn);
   }
 
   /** Runs SQL that returns no rows (or ignores them). @returns {Promise<{changes: number, lastInsertRowId: number|bigint}>} */
@@ -166,14 +202,82 @@ export class Transaction {
     return this.send(Op.QUERY, sql, params);
   }
 
-  send(op, sql, params) {
+  /** Records a custom operation in this transaction: it commits or rolls back with the transaction. */
+  enqueue(op) {
+    return this.send(Op.OUTBOX_ENQUEUE, undefined, undefined, { op });
+  }
+
+  send(op, sql, params, args = { sql, params }) {
     if (this.done) return Promise.reject(ended());
-    const call = this.client.call(op, { sql, params }, this.id);
+    const call = this.client.call(op, args, this.id);
     // transaction() reports the first failure even when the caller did not await this statement.
     call.catch((error) => {
       this.firstError ??= error;
     });
     return call;
+  }
+}
+
+/** db.outbox: the durable queue of operations waiting for the server. */
+class OutboxApi {
+  constructor(client) {
+    this.client = client;
+  }
+  /** Records a custom operation in its own transaction; resolves with its id once it is durable. */
+  enqueue(op) {
+    return this.client.call(Op.OUTBOX_ENQUEUE, { op });
+  }
+  stats() {
+    return this.client.call(Op.OUTBOX_STATS);
+  }
+  list(options = {}) {
+    return this.client.call(Op.OUTBOX_LIST, { state: options.state, limit: options.limit });
+  }
+  retry(id) {
+    return this.client.call(Op.OUTBOX_RETRY, { id }).then(() => undefined);
+  }
+  /** Drops an operation for good. Only as an explicit user action: nothing else ever drops one. */
+  discard(id) {
+    return this.client.call(Op.OUTBOX_DISCARD, { id }).then(() => undefined);
+  }
+}
+
+/** db.sync: status and control of the sync loop in the worker. */
+class SyncApi {
+  constructor(client, status) {
+    this.client = client;
+    this.current = status;
+  }
+  /** The latest status the worker reported (null when the database was opened without sync). */
+  get status() {
+    return this.current;
+  }
+  async now() {
+    const status = await this.client.call(Op.SYNC_NOW);
+    if (status) this.current = status;
+    return status;
+  }
+  async pause() {
+    this.current = await this.client.call(Op.SYNC_PAUSE);
+  }
+  async resume() {
+    this.current = await this.client.call(Op.SYNC_RESUME);
+  }
+  setToken(token) {
+    return this.client.call(Op.SYNC_TOKEN, { token }).then(() => undefined);
+  }
+}
+
+/** db.conflicts: concurrent edits of `manual` columns, waiting for the user. */
+class ConflictsApi {
+  constructor(client) {
+    this.client = client;
+  }
+  list() {
+    return this.client.call(Op.CONFLICTS_LIST);
+  }
+  resolve(id, choice) {
+    return this.client.call(Op.CONFLICTS_RESOLVE, { id, choice }).then(() => undefined);
   }
 }
 

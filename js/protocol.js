@@ -23,6 +23,13 @@
 //   import   { bytes }                  → {}
 //   close    {}                         → {}
 //   debug    { action, ... }            → test hooks; only when opened with { testHooks: true }
+//   outbox.enqueue { op } (tx?)         → id        (sync only, else NOT_SYNCED)
+//   outbox.stats / outbox.list { state, limit } / outbox.retry { id } / outbox.discard { id }
+//   sync.status / sync.now (answers when the round ends) / sync.pause / sync.resume / sync.token { token }
+//   conflicts.list / conflicts.resolve { id, choice }
+//
+// Events: the worker adds { event, detail } entries to the arrays it sends (sync status changes, op-failed,
+// synced, auth-required, conflict, stale, change); they have no id and go to every connected port.
 import { ErrorCode, OutpostError } from './errors.js';
 
 export const Op = Object.freeze({
@@ -36,6 +43,19 @@ export const Op = Object.freeze({
   IMPORT: 'import',
   CLOSE: 'close',
   DEBUG: 'debug',
+  OUTBOX_ENQUEUE: 'outbox.enqueue',
+  OUTBOX_STATS: 'outbox.stats',
+  OUTBOX_LIST: 'outbox.list',
+  OUTBOX_RETRY: 'outbox.retry',
+  OUTBOX_DISCARD: 'outbox.discard',
+  SYNC_STATUS: 'sync.status',
+  SYNC_NOW: 'sync.now',
+  SYNC_PAUSE: 'sync.pause',
+  SYNC_RESUME: 'sync.resume',
+  SYNC_TOKEN: 'sync.token',
+  CONFLICTS_LIST: 'conflicts.list',
+  CONFLICTS_RESOLVE: 'conflicts.resolve',
+  INTERNAL: 'internal', // never sent: the worker's own requests (worker-server.js)
 });
 
 /** The worker's first message: its entry module has run and listens (see worker.js). */
@@ -75,6 +95,7 @@ export class Client {
     this.failure = null;
     this.nextTx = 1;
     this.outgoing = [];
+    this.onEvent = null; // (name, detail) => void
     port.onmessage = (event) => this.receive(event.data);
     port.start?.();
   }
@@ -126,7 +147,10 @@ export class Client {
   }
 
   receive(batch) {
-    for (const response of batch) this.settle(response);
+    for (const response of batch) {
+      if (response.event !== undefined) this.onEvent?.(response.event, response.detail);
+      else this.settle(response);
+    }
   }
 
   settle(response) {
@@ -166,6 +190,10 @@ export class Replies {
         ? error.toJSON()
         : { code: ErrorCode.WORKER_FAILED, message: `Internal error in the Outpost worker: ${error?.message ?? error}` };
     this.add(port, { id, error: plain }, []);
+  }
+
+  event(port, name, detail) {
+    this.add(port, { event: name, detail }, []);
   }
 
   add(port, response, transfer) {
