@@ -147,8 +147,8 @@ class PgPushTxn final : public core::PushTxn {
     if (!w.custom.empty()) {
       std::vector<std::vector<std::string>> list;
       for (const core::CustomOpEntry& c : w.custom) {
-        list.push_back({c.id, c.kind, c.entity, c.target, c.payload, c.client_id, c.user,
-                        std::to_string(c.version), std::to_string(c.created_ms)});
+        list.push_back({c.id, c.kind, c.entity, c.target, c.payload, c.client_id, c.user, std::to_string(c.version),
+                        std::to_string(c.created_ms)});
       }
       txn_.exec_params(
           "INSERT INTO outpost_custom_ops(op_id, kind, entity, target, payload, client_id, user_id, version, "
@@ -181,16 +181,15 @@ class PgPullReader final : public core::PullReader {
     out->pruned_version = meta[1].as<int64_t>();
     const int64_t n = static_cast<int64_t>(limit);
     const pqxx::result r =
-        scopes == nullptr
-            ? txn_.exec_params(
-                  "SELECT tbl, key_json, version, deleted, delete_hlc, columns_json FROM outpost_rows "
-                  "WHERE version > $1 ORDER BY version LIMIT $2",
-                  after, n)
-            : txn_.exec_params(
-                  "SELECT tbl, key_json, version, deleted, delete_hlc, columns_json FROM outpost_rows "
-                  "WHERE version > $1 AND scope IN (SELECT json_array_elements_text($2::json)) "
-                  "ORDER BY version LIMIT $3",
-                  after, core::EncodeStringList(*scopes), n);
+        scopes == nullptr ? txn_.exec_params(
+                                "SELECT tbl, key_json, version, deleted, delete_hlc, columns_json FROM outpost_rows "
+                                "WHERE version > $1 ORDER BY version LIMIT $2",
+                                after, n)
+                          : txn_.exec_params(
+                                "SELECT tbl, key_json, version, deleted, delete_hlc, columns_json FROM outpost_rows "
+                                "WHERE version > $1 AND scope IN (SELECT json_array_elements_text($2::json)) "
+                                "ORDER BY version LIMIT $3",
+                                after, core::EncodeStringList(*scopes), n);
     for (const auto& row : r) {
       ChangeRow c;
       c.table = row[0].as<std::string>();
@@ -316,8 +315,9 @@ class PgStore final : public Store {
         last = Unavailable(what, e.what());  // serialization failure or deadlock: retry
       } catch (const pqxx::sql_error& e) {
         Release(std::move(conn));
-        return Status::Error("INTERNAL", std::string("PostgreSQL store, ") + what + ": " + e.what() +
-                                             " (SQLSTATE " + e.sqlstate() + "); check the server log.",
+        return Status::Error("INTERNAL",
+                             std::string("PostgreSQL store, ") + what + ": " + e.what() + " (SQLSTATE " + e.sqlstate() +
+                                 "); check the server log.",
                              e.query());
       } catch (const std::exception& e) {
         Release(std::move(conn));
@@ -333,8 +333,7 @@ class PgStore final : public Store {
   }
 
   static Status Unavailable(const char* what, const char* detail) {
-    return Status::Error("UNAVAILABLE",
-                         std::string("PostgreSQL store, ") + what + ": " + detail + "; retry later.");
+    return Status::Error("UNAVAILABLE", std::string("PostgreSQL store, ") + what + ": " + detail + "; retry later.");
   }
 
   // The pool: at most options_.max_connections open connections; a caller waits for a free one.

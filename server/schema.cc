@@ -14,12 +14,12 @@ namespace {
 using protocol::json::Json;
 
 Status Bad(const std::string& path, const std::string& what) {
-  return Status::Error("INVALID_ARGUMENT", "schema file: " + path + ": " + what + " (see docs/server.md, \"Schema file\")");
+  return Status::Error("INVALID_ARGUMENT",
+                       "schema file: " + path + ": " + what + " (see docs/server.md, \"Schema file\")");
 }
 
 // A non-empty-or-not array of unique identifiers.
-Status GetNames(const Json& j, const std::string& path, bool allow_empty, size_t max,
-                std::vector<std::string>* out) {
+Status GetNames(const Json& j, const std::string& path, bool allow_empty, size_t max, std::vector<std::string>* out) {
   if (!j.is_array()) return Bad(path, "expected an array of column names");
   if (j.empty() && !allow_empty) return Bad(path, "expected at least one column name");
   if (j.size() > max) return Bad(path, "at most " + std::to_string(max) + " columns");
@@ -47,8 +47,7 @@ Status GetPolicy(const Json& j, const std::string& path, merge::Policy* out) {
 Status ParseTable(const std::string& name, const Json& j, const std::string& path, TableSchema* t) {
   if (!j.is_object()) return Bad(path, "expected an object with \"key\" and \"columns\"");
   for (const auto& [field, unused] : j.items()) {
-    static const std::set<std::string> kFields = {"key", "columns", "scopeColumn", "scope", "policy",
-                                                  "columnPolicies"};
+    static const std::set<std::string> kFields = {"key", "columns", "scopeColumn", "scope", "policy", "columnPolicies"};
     if (!kFields.count(field)) {
       return Bad(path + "." + field,
                  "unknown field; a table has key, columns, scopeColumn or scope, policy, columnPolicies");

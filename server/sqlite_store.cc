@@ -89,7 +89,8 @@ class Stmt {
   }
   std::string Text(int col) const {
     const unsigned char* p = sqlite3_column_text(stmt_, col);
-    return p == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(p), sqlite3_column_bytes(stmt_, col));
+    return p == nullptr ? std::string()
+                        : std::string(reinterpret_cast<const char*>(p), sqlite3_column_bytes(stmt_, col));
   }
   int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
 
@@ -107,11 +108,11 @@ class SqliteStore final : public Store, private core::PushTxn, private core::Pul
   }
 
   Status Open(const std::string& path) {
-    int rc = sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                             nullptr);
+    int rc =
+        sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
     if (rc != SQLITE_OK) {
-      return Status::Error("UNAVAILABLE", "Cannot open the SQLite store \"" + path + "\": " +
-                                              (db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(rc)) +
+      return Status::Error("UNAVAILABLE", "Cannot open the SQLite store \"" + path +
+                                              "\": " + (db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(rc)) +
                                               "; check the path and its permissions.");
     }
     sqlite3_busy_timeout(db_, options_.busy_timeout_ms);
@@ -256,8 +257,7 @@ class SqliteStore final : public Store, private core::PushTxn, private core::Pul
           "created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
       OUTPOST_RETURN_IF_ERROR(Check());
       q.Bind(1, c.id).Bind(2, c.kind).Bind(3, c.entity).Bind(4, c.target).Bind(5, c.payload);
-      OUTPOST_RETURN_IF_ERROR(
-          q.Bind(6, c.client_id).Bind(7, c.user).Bind(8, c.version).Bind(9, c.created_ms).Step());
+      OUTPOST_RETURN_IF_ERROR(q.Bind(6, c.client_id).Bind(7, c.user).Bind(8, c.version).Bind(9, c.created_ms).Step());
     }
     if (w.last_version) {
       Stmt q = Prepare("UPDATE outpost_meta SET value = ? WHERE name = 'version'");

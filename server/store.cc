@@ -11,9 +11,9 @@ namespace outpost::server::core {
 namespace {
 
 using protocol::Columns;
+using protocol::Operation;
 using protocol::OpOutcome;
 using protocol::OpStatus;
-using protocol::Operation;
 using protocol::json::Json;
 
 protocol::Limits StoredDataLimits() {
@@ -71,15 +71,14 @@ class BatchApplier {
   OpOutcome Apply(const Operation& op, PushWrites* writes) {
     const int64_t limit_ms = now_ms_ + options_.max_drift_ms;
     if (!WithinDrift(op, limit_ms)) {
-      return Rejected("CLOCK_DRIFT", "An HLC of this operation is more than " +
-                                         std::to_string(options_.max_drift_ms) +
+      return Rejected("CLOCK_DRIFT", "An HLC of this operation is more than " + std::to_string(options_.max_drift_ms) +
                                          " ms ahead of the server clock; correct the device's clock.");
     }
     if (!op.is_row_op()) return ApplyCustom(op, writes);
     auto t = schema_.tables.find(op.table);
     if (t == schema_.tables.end()) {
-      return Rejected("UNKNOWN_TABLE", "No synced table \"" + op.table +
-                                           "\"; the server's schema file lists the tables that sync.");
+      return Rejected("UNKNOWN_TABLE",
+                      "No synced table \"" + op.table + "\"; the server's schema file lists the tables that sync.");
     }
     const TableSchema& table = t->second;
     if (Status s = CheckColumns(table, op); !s.ok()) return Rejected(s.code(), s.message());
@@ -108,8 +107,7 @@ class BatchApplier {
       }
       if (v != nullptr) {
         if (!ScopeOf(*v, &op_scope)) {
-          return Rejected("INVALID_ARGUMENT", "\"" + table.scope_column + "\" is the scope of table \"" +
-                                                  table.name +
+          return Rejected("INVALID_ARGUMENT", "\"" + table.scope_column + "\" is the scope of table \"" + table.name +
                                                   "\": give TEXT or INTEGER, 1-128 characters from "
                                                   "A-Z a-z 0-9 . _ : -");
         }
@@ -226,8 +224,7 @@ bool IsScope(const std::string& s) {
 }
 
 Status RunPush(const Schema& schema, const StoreOptions& options, const Principal& who,
-               const protocol::PushRequest& request, int64_t now_ms, PushTxn* txn,
-               protocol::PushResponse* response) {
+               const protocol::PushRequest& request, int64_t now_ms, PushTxn* txn, protocol::PushResponse* response) {
   response->results.clear();
   std::vector<std::string> ids;
   std::vector<RowRef> refs;
@@ -253,8 +250,9 @@ Status RunPush(const Schema& schema, const StoreOptions& options, const Principa
     if (auto it = logged.find(op.id); it != logged.end()) {
       if (it->second.user != who.user) {
         // Someone else's id: answering with its outcome would leak their rows, recording would change it.
-        r.outcome = Rejected("FORBIDDEN", "This operation id was used by another user; give every operation "
-                                          "a fresh UUIDv7.");
+        r.outcome = Rejected("FORBIDDEN",
+                             "This operation id was used by another user; give every operation "
+                             "a fresh UUIDv7.");
       } else {
         r.duplicate = true;
         r.outcome = it->second.outcome;
@@ -284,8 +282,9 @@ Status RunPull(const Principal& who, const protocol::PullRequest& request, size_
   if (!request.scopes.empty()) {
     for (const std::string& s : request.scopes) {
       if (!who.Allows(s)) {
-        return Status::Error("FORBIDDEN", "Scope \"" + s + "\" is not allowed by this device's token; subscribe "
-                                          "only to the token's scopes or ask for a token with it.");
+        return Status::Error("FORBIDDEN", "Scope \"" + s +
+                                              "\" is not allowed by this device's token; subscribe "
+                                              "only to the token's scopes or ask for a token with it.");
       }
     }
     scopes = request.scopes;
@@ -341,8 +340,9 @@ Status ParseCursor(const std::string& cursor, int64_t* version) {
   }
   if (!ok) {
     *version = 0;
-    return Status::Error("INVALID_ARGUMENT", "cursor: not a cursor this server issued; pass the cursor of the "
-                                             "last pull response, or none to start over.");
+    return Status::Error("INVALID_ARGUMENT",
+                         "cursor: not a cursor this server issued; pass the cursor of the "
+                         "last pull response, or none to start over.");
   }
   return Status::OK();
 }
@@ -361,9 +361,8 @@ Status DecodeKey(const std::string& text, protocol::Key* key) {
 std::string EncodeColumns(const std::map<std::string, merge::ColumnState>& columns) {
   Json j = Json::object();
   for (const auto& [name, col] : columns) {
-    j[name] = Json{{"value", protocol::json::ValueToJson(col.value)},
-                   {"hlc", Hlc::Encode(col.hlc)},
-                   {"version", col.version}};
+    j[name] = Json{
+        {"value", protocol::json::ValueToJson(col.value)}, {"hlc", Hlc::Encode(col.hlc)}, {"version", col.version}};
   }
   return protocol::json::Dump(j);
 }

@@ -91,8 +91,7 @@ class PushTxn {
 };
 
 Status RunPush(const Schema& schema, const StoreOptions& options, const Principal& who,
-               const protocol::PushRequest& request, int64_t now_ms, PushTxn* txn,
-               protocol::PushResponse* response);
+               const protocol::PushRequest& request, int64_t now_ms, PushTxn* txn, protocol::PushResponse* response);
 
 // One row change as a pull query returns it.
 struct ChangeRow {
