@@ -292,8 +292,15 @@ Status HttpServer::Impl::Start() {
   int threads = std::max(1, options_.threads);
   svr_.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
   svr_.set_payload_max_length(handlers_.raw_body_cap());
+  // httplib's default is SO_REUSEPORT, which lets a second server bind the same port and silently take half
+  // of the connections (to another store, perhaps). SO_REUSEADDR only: quick restarts, exclusive ports.
+  svr_.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   svr_.set_keep_alive_max_count(100);
-  svr_.set_keep_alive_timeout(5);
+  svr_.set_keep_alive_timeout(5);  // also how long Stop() may wait for an idle kept-alive connection
+  svr_.set_tcp_nodelay(true);       // answers leave at once (no Nagle delay behind the client's ACK)
   svr_.set_pre_routing_handler([this](const Request& req, Response& res) { return PreRouting(req, res); });
   svr_.set_error_handler(httplib::Server::HandlerWithResponse([](const Request& req, Response& res) {
     if (!res.body.empty()) return HandlerResponse::Unhandled;
