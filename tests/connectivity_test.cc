@@ -308,5 +308,22 @@ TEST(Connectivity, UsesTheConfiguredTimes) {
   }
 }
 
+TEST(Connectivity, ZeroIntervalsCountAsOneMillisecond) {
+  ConnectivityConfig config;
+  config.heartbeat_online_ms = 0;
+  config.heartbeat_offline_min_ms = 0;
+  config.heartbeat_offline_max_ms = 0;
+  ConnectivityMonitor m(config, kT0, kSeed);
+  m.OnHeartbeat(Ok(), kT0);
+  EXPECT_EQ(m.NextProbeAt(kT0), kT0 + 1);
+  m.OnRequest(kNetworkError, kT0 + 10);
+  EXPECT_EQ(m.NextProbeAt(kT0 + 10), kT0 + 11);
+  EXPECT_EQ(m.Update(kT0 + 5010), C::kOffline);
+  for (int i = 0; i < 100; ++i) m.OnHeartbeat(kNetworkError, kT0 + 5010);  // no overflow however often
+  const int64_t delay = m.NextProbeAt(kT0 + 5010) - (kT0 + 5010);
+  EXPECT_GE(delay, 0);
+  EXPECT_LE(delay, 1);
+}
+
 }  // namespace
 }  // namespace outpost

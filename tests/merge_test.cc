@@ -331,6 +331,9 @@ TEST(MergeCounter, DeltasOlderThanADeleteAreDroppedAndNewerOnesStartAgain) {
   RowState row = ApplyAll(p, {Edit(Ts(10), {{"n", I(5)}}), Delete(Ts(20))});
   EXPECT_TRUE(row.deleted);
   EXPECT_FALSE(Apply(p, row, Edit(Ts(15), {{"n", I(3)}}), 3).changed);
+  // Dropped or not, a malformed delta is malformed.
+  Outcome out_of_date;
+  EXPECT_EQ(ApplyOperation(p, row, Edit(Ts(15), {{"n", S("3")}}), 3, &out_of_date).code(), "INVALID_ARGUMENT");
   Outcome out = Apply(p, row, Edit(Ts(25), {{"n", I(3)}}), 3);
   EXPECT_FALSE(out.next.deleted);
   EXPECT_EQ(out.next.columns.at("n"), (ColumnState{I(3), Ts(25), 3}));

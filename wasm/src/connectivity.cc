@@ -10,6 +10,8 @@ namespace outpost {
 ConnectivityMonitor::ConnectivityMonitor(const ConnectivityConfig& config, int64_t now_ms, uint64_t seed)
     : config_(config), rng_(seed) {
   config_.window = std::max<size_t>(config_.window, 1);
+  config_.heartbeat_online_ms = std::max<int64_t>(config_.heartbeat_online_ms, 1);
+  config_.heartbeat_offline_min_ms = std::max<int64_t>(config_.heartbeat_offline_min_ms, 1);
   StartTransitioning(now_ms);
   next_probe_ms_ = now_ms;
 }
@@ -94,7 +96,7 @@ void ConnectivityMonitor::Observe(const RequestOutcome& outcome, int64_t now_ms,
       break;
     case Connectivity::kOffline:
       if (heartbeat) {
-        ++offline_failures_;
+        offline_failures_ = std::min(offline_failures_ + 1, 62);  // 2^62 * min passes any max
         ScheduleOfflineProbe(now_ms);
       }
       break;

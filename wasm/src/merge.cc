@@ -30,15 +30,17 @@ bool Concurrent(const ColumnState& column, const std::optional<int64_t>& base_ve
   return !base_version || column.version > *base_version;
 }
 
-// Every counter column's delta is an INTEGER and adds to an INTEGER (or NULL) total without overflow.
+// Every counter column's delta is an INTEGER and, unless it is dead, adds to an INTEGER (or NULL) total
+// without overflow.
 Status CheckCounters(const TablePolicy& policy, const RowState& row, const protocol::Operation& op) {
   for (const auto& [name, incoming] : op.columns) {
-    if (policy.ForColumn(name) != Policy::kCounter || Dead(row, incoming.hlc)) continue;
+    if (policy.ForColumn(name) != Policy::kCounter) continue;
     const int64_t* delta = std::get_if<int64_t>(&incoming.value);
     if (delta == nullptr) {
       return Invalid("Counter column '" + name + "' takes an INTEGER delta (the amount to add), not another " +
                      "type of value. Write increments as integers.");
     }
+    if (Dead(row, incoming.hlc)) continue;  // dropped: no total to add to
     const auto it = row.columns.find(name);
     if (it == row.columns.end() || std::holds_alternative<std::monostate>(it->second.value)) continue;
     const int64_t* total = std::get_if<int64_t>(&it->second.value);

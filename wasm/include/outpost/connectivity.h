@@ -35,7 +35,8 @@ namespace outpost {
 
 enum class Connectivity { kOnline, kDegraded, kTransitioning, kOffline };
 
-// The SyncConfig fields of the same names, with the same defaults.
+// The SyncConfig fields of the same names, with the same defaults. Heartbeat intervals below 1 ms count as
+// 1 ms; a maximum below the minimum means the minimum.
 struct ConnectivityConfig {
   int64_t transitioning_ms = 5'000;           // brief drops absorbed before `offline`
   int64_t heartbeat_online_ms = 30'000;       // probe an idle link this often
