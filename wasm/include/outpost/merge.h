@@ -38,8 +38,9 @@
 //  - Upsert, the row: its timestamp is max(op.hlc, the HLCs of the op's columns that were not refused). If
 //    that timestamp is not dead the row is live afterwards (a tombstone is resurrected with only the
 //    columns applied by this op) and live_hlc = max(live_hlc, timestamp). An upsert with no columns thus
-//    creates an empty live row (never-seen row) or resurrects a key-only row deleted before it. If the op
-//    had refused (conflicting) columns, op.hlc does not count: a refused op does not touch the row.
+//    creates an empty live row (never-seen row) or resurrects a key-only row deleted before it. If some
+//    column was refused (conflict), op.hlc does not count either, so an op whose every column is refused
+//    leaves the row exactly as it was (changed == false).
 //  - Upsert on a delete-wins tombstone: refused as a whole; conflicts lists every column of the op (none
 //    for a column-less upsert), conflict_on_tombstone = true, nothing changes.
 //  - Delete (op.hlc = D): delete_hlc = max(delete_hlc, D). delete-wins: the row becomes a tombstone
