@@ -53,12 +53,12 @@ start() {
   if [[ ! -f "$DATA/PG_VERSION" ]]; then
     rm -rf "$DATA" "$SOCK"
     mkdir -p "$DATA" "$SOCK"
-    [[ $(id -u) -eq 0 ]] && chown -R postgres: "$BASE"
+    if [[ $(id -u) -eq 0 ]]; then chown -R postgres: "$BASE"; fi
     as_owner "$BIN/initdb" -D "$DATA" -U "$OWNER" --auth=trust -E UTF8 --no-locale >"$BASE/initdb.log" 2>&1 ||
       die "initdb failed; see $BASE/initdb.log"
   fi
   free_port >"$PORT_FILE"
-  [[ $(id -u) -eq 0 ]] && chown postgres: "$PORT_FILE"
+  if [[ $(id -u) -eq 0 ]]; then chown postgres: "$PORT_FILE"; fi
   as_owner "$BIN/pg_ctl" -D "$DATA" -l "$LOG" -w -t 60 \
     -o "-k $SOCK -p $(cat "$PORT_FILE") -c listen_addresses= -c fsync=off -c max_connections=200" start \
     >/dev/null || die "pg_ctl start failed; see $LOG"
@@ -83,7 +83,7 @@ case "${1:-}" in
     export OUTPOST_REQUIRE_PG=1
     rc=0
     "$@" || rc=$?
-    [[ $started -eq 1 ]] && stop
+    if [[ $started -eq 1 ]]; then stop; fi
     exit $rc
     ;;
   *) die "usage: $0 start|stop|env|run COMMAND..." ;;

@@ -93,7 +93,7 @@ class BatchApplier {
       row.key_json = ref.second;
       row.scope = table.scope_column.empty() ? table.scope : "";
     }
-    if (row.state.exists && !row.scope.empty() && !who_.Allows(row.scope)) {
+    if (!row.scope.empty() && !who_.Allows(row.scope)) {  // also before merging: a conflict shows the row
       return Forbidden(row.scope);
     }
     // The scope the operation itself names (key or scope column value).

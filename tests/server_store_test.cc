@@ -385,6 +385,19 @@ TEST_P(StoreTest, PerOperationRejections) {
   ASSERT_NE(mine, nullptr);
   EXPECT_EQ(mine->columns.at("title").value, S("a"));
 
+  // Writes that would change nothing (older HLC) or conflict are refused before merging too: a conflict
+  // answer would show Bob the row's columns.
+  Push(kAlice, Batch({Upsert("archive", K("a2"), {{"title", S("secret")}}, T(10)),
+                      Upsert("records", K("m"), {{"notes", S("secret")}, {"project", S("team-a")}}, T(10))}));
+  Principal shared_reader{"carol", "dev-c", {"team-b"}};
+  PushResponse sneaky = Push(shared_reader, Batch({Upsert("archive", K("a2"), {{"title", S("old")}}, T(1)),
+                                                   Upsert("records", K("m"), {{"notes", S("mine")}}, T(20))}));
+  for (const auto& result : sneaky.results) {
+    EXPECT_EQ(result.status(), OpStatus::kRejected);
+    EXPECT_EQ(result.outcome.code, "FORBIDDEN");
+    EXPECT_TRUE(result.outcome.current.empty());
+  }
+
   // Another user replaying someone's op id learns nothing about it.
   PushResponse stolen = Push(kBob, Batch({batch.ops[11]}));
   EXPECT_FALSE(stolen.results[0].duplicate);
