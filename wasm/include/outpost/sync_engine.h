@@ -16,6 +16,13 @@
 //  - Operation ids are UUIDv7, stable across retries and restarts (the idempotency key).
 //  - Every state change of an operation is one SQLite transaction (crash-safe at any point): an `inflight`
 //    operation found at Open (the worker died) or past the inflight timeout returns to `pending`.
+//  - The engine's own writes (claims, results, pulled changes) never run inside the app's transaction: Next()
+//    waits and OnResult() refuses (INVALID_STATE) while one is open, so a rollback of the app's transaction
+//    can never undo what the engine recorded. Its writes to tracked tables are not captured.
+//  - Capture triggers are TEMP triggers of this connection (nothing in the database file depends on the
+//    engine); they are (re)installed at Open and whenever the schema changed (checked by SetTime and Next).
+//
+// docs/sync.md documents the JSON config, the tables, the lifecycle, the SQL functions and the events.
 #ifndef OUTPOST_SYNC_ENGINE_H_
 #define OUTPOST_SYNC_ENGINE_H_
 
@@ -27,19 +34,14 @@
 #include <string>
 #include <vector>
 
+#include "outpost/backoff.h"       // RetryPolicy
+#include "outpost/connectivity.h"  // Connectivity
 #include "outpost/database.h"
 #include "outpost/merge.h"
 #include "outpost/protocol.h"
 #include "outpost/status.h"
 
 namespace outpost {
-
-struct RetryPolicy {
-  int64_t base_ms = 1000;       // first retry delay (before jitter)
-  double factor = 2.0;          // growth per attempt
-  int64_t cap_ms = 5 * 60'000;  // ceiling of the delay
-  int max_attempts = 0;         // 0: retry temporary failures for ever; else fail with RETRIES_EXHAUSTED
-};
 
 struct TrackedTable {
   std::vector<std::string> key;  // primary-key columns (client-generated ids are canonical)
@@ -50,6 +52,9 @@ struct TrackedTable {
 struct SyncConfig {
   std::string client_id;  // device id; generated and persisted on first open if empty
   std::map<std::string, TrackedTable> tables;
+  std::vector<std::string> scopes;      // pulled scopes; empty: all the token allows
+  bool paused = false;                  // start paused (SetPaused(false) resumes)
+  int64_t pull_interval_ms = 60'000;    // periodic pull while idle; 0: only after pushes and hints
   RetryPolicy retry;
   size_t batch_size = 500;              // operations per push request
   size_t pull_page_size = 1000;
@@ -66,10 +71,10 @@ struct SyncConfig {
   int64_t stale_after_ms = 7 * 24 * 3600'000;  // offline longer: `stale` event before pushing
   int64_t max_drift_ms = 5 * 60'000;
 
+  // Parses the JSON form; `url` and `token` are accepted and ignored (the JS transport keeps them).
   static Status FromJson(const std::string& json, SyncConfig* out);  // INVALID_ARGUMENT naming the field
 };
 
-enum class Connectivity { kOnline, kDegraded, kTransitioning, kOffline };
 enum class OpState { kPending, kInflight, kDone, kFailed };
 
 struct SyncStatus {
@@ -80,6 +85,12 @@ struct SyncStatus {
   int64_t pending = 0;  // pending + inflight
   int64_t failed = 0;
   int64_t last_synced_at_ms = 0;  // 0: never
+};
+
+// Counts over the outbox (db.outbox.stats()).
+struct OutboxStats {
+  int64_t pending = 0, inflight = 0, failed = 0, done = 0;
+  int64_t bytes = 0;  // bytes of the operations not done (what max_outbox_bytes bounds)
 };
 
 // One outbox row, as list() shows it.
@@ -120,7 +131,8 @@ struct TransportResult {
 
 // Something the app should hear about; drained by TakeEvents().
 struct Event {
-  std::string name;  // "status", "op-failed", "synced", "auth-required", "conflict", "stale", "change"
+  // "status", "op-failed", "synced", "auth-required", "conflict", "stale", "change", "clock-drift"
+  std::string name;
   std::string json;  // the event's detail as JSON
 };
 
@@ -140,8 +152,12 @@ class SyncEngine {
   // Records a custom operation in the current transaction (or its own if none). OUTBOX_FULL when full.
   virtual Status Enqueue(const CustomOperation& op, int64_t now_ms, std::string* id) = 0;
 
-  // The next thing to do. Never returns two requests of the same kind in flight at once.
+  // The next thing to do. Never returns two requests of the same kind in flight at once (a push, a pull and
+  // a heartbeat may be in flight together): call Next again after every OnResult and at wake_at_ms. While
+  // the app's transaction is open it returns kWait (call again when it has ended).
   virtual Action Next(int64_t now_ms) = 0;
+  // INVALID_STATE while the app's transaction is open (deliver the result after it ended). A result for a
+  // request the engine no longer waits for (it timed out) is ignored: OK.
   virtual Status OnResult(int64_t request_id, const TransportResult& result, int64_t now_ms) = 0;
 
   // Hints: navigator.onLine changes, the service worker's `sync` event, db.sync.now() (resets backoff
@@ -152,11 +168,22 @@ class SyncEngine {
   virtual void SetToken(bool present) = 0;  // false after a 401 until the app gives a new token
 
   virtual SyncStatus GetStatus() const = 0;
+  virtual Status Stats(OutboxStats* out) = 0;
   virtual Status List(std::optional<OpState> state, size_t limit, std::vector<OutboxEntry>* out) = 0;
   virtual Status Retry(const std::string& id, int64_t now_ms) = 0;    // failed → pending
   virtual Status Discard(const std::string& id, int64_t now_ms) = 0;  // explicit user action only
   virtual std::vector<Event> TakeEvents() = 0;
+
+  // Manual conflicts: a JSON array of the `conflict` event's objects, oldest first; Resolve drops one after
+  // the app wrote its choice (an ordinary write to the tracked table). NOT_FOUND for an unknown id.
+  virtual Status ListConflicts(std::string* json) = 0;
+  virtual Status DropConflict(const std::string& id) = 0;
 };
+
+// Statements that fail inside the capture triggers carry their code as a message prefix ("OUTBOX_FULL: ...",
+// SQLite code SQLITE_ERROR). This maps such a Status to the engine's code (OUTBOX_FULL, INVALID_ARGUMENT,
+// CLOCK_EXHAUSTED), keeping the message and SQL; any other Status is returned unchanged.
+Status MapCaptureError(const Status& status);
 
 }  // namespace outpost
 

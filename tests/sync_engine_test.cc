@@ -1,0 +1,886 @@
+// SyncEngine: capture, custom operations, the lifecycle of an operation (every outcome of a push), order,
+// priority and compaction, bounds, pulls (merge, rebase, tombstones, resync), conflicts, connectivity and
+// events, each with a simulated clock and the fake server of sync_fake_server.h.
+#include "outpost/sync_engine.h"
+
+#include "outpost/op_id.h"
+
+#include <chrono>
+#include <cstdio>
+
+#include "sync_test_util.h"
+
+namespace outpost::testing {
+namespace {
+
+constexpr const char* kSchema =
+    "CREATE TABLE items(id TEXT PRIMARY KEY, title TEXT, qty INTEGER);"
+    "CREATE TABLE docs(id TEXT PRIMARY KEY, body TEXT, tag TEXT);"
+    "CREATE TABLE plain(id TEXT PRIMARY KEY, title TEXT, qty INTEGER);";
+
+SyncConfig Config() {
+  SyncConfig c;
+  Status s = SyncConfig::FromJson(R"({
+    "url": "https://sync.example", "token": "t",
+    "tables": {"items": {"primaryKey": "id", "columns": {"qty": "counter"}},
+               "docs": {"primaryKey": ["id"], "columns": {"body": "manual"}}},
+    "batchSize": 100, "retry": {"baseMs": 1000, "factor": 2, "capMs": 60000},
+    "pullIntervalMs": 60000, "doneRetentionMs": 3600000})",
+                                  &c);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return c;
+}
+
+FakeServer Server(const SyncConfig& c) {
+  FakeServer server;
+  for (const auto& [name, t] : c.tables) server.policies[name] = t.policy;
+  return server;
+}
+
+class SyncEngineTest : public ::testing::Test {
+ protected:
+  SyncEngineTest() : config(Config()), server(Server(config)), client(config, kSchema) {}
+
+  // Serves actions until the engine sends a push, and returns it (after failing the test if none comes).
+  Action NextPush() {
+    for (int i = 0; i < 20; ++i) {
+      Action a = Take();
+      if (a.kind == Action::kPush) return a;
+      if (a.kind == Action::kPull || a.kind == Action::kHeartbeat) {
+        EXPECT_TRUE(client.Serve(a, server).ok());
+        continue;
+      }
+      ADD_FAILURE() << "no push; action " << a.kind;
+      return a;
+    }
+    ADD_FAILURE() << "no push";
+    return {};
+  }
+  protocol::PushRequest Decoded(const Action& a) {
+    protocol::PushRequest req;
+    Status s = protocol::Decode(a.body, protocol::Limits{}, &req);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return req;
+  }
+  // Serves pulls and heartbeats until the engine wants something else (kept for Take()).
+  void SettleReads() {
+    for (int i = 0; i < 20; ++i) {
+      Action a = Take();
+      if (a.kind != Action::kPull && a.kind != Action::kHeartbeat) {
+        stashed = a;
+        return;
+      }
+      ASSERT_TRUE(client.Serve(a, server).ok());
+    }
+  }
+  // The action SettleReads stopped at, else the engine's next one.
+  Action Take() {
+    if (stashed && stashed->kind != Action::kWait && stashed->kind != Action::kIdle) {
+      Action a = *stashed;
+      stashed.reset();
+      return a;
+    }
+    stashed.reset();
+    return client.Next();
+  }
+  std::optional<Action> stashed;
+
+  SyncConfig config;
+  FakeServer server;
+  SyncClient client;
+};
+
+// ---- Capture ------------------------------------------------------------------------------------------
+
+TEST_F(SyncEngineTest, InsertUpdateDeleteAreCapturedInTheSameTransaction) {
+  client.ExecOk("INSERT INTO items VALUES ('a', 'Pump', 5)");
+  auto ops = client.List();
+  ASSERT_EQ(ops.size(), 1u);
+  EXPECT_EQ(ops[0].op.kind, "upsert");
+  EXPECT_EQ(ops[0].op.table, "items");
+  EXPECT_EQ(std::get<std::string>(ops[0].op.key.at("id")), "a");
+  EXPECT_EQ(std::get<std::string>(ops[0].op.columns.at("title").value), "Pump");
+  EXPECT_EQ(std::get<int64_t>(ops[0].op.columns.at("qty").value), 5);
+  EXPECT_EQ(ops[0].state, OpState::kPending);
+  EXPECT_TRUE(ParseOpId(ops[0].op.id).ok());
+
+  // A rolled-back transaction leaves no operation.
+  client.ExecOk("BEGIN");
+  client.ExecOk("UPDATE items SET title = 'X' WHERE id = 'a'");
+  client.ExecOk("ROLLBACK");
+  EXPECT_EQ(client.List().size(), 1u);
+  // Untracked tables record nothing.
+  client.ExecOk("INSERT INTO plain VALUES ('p', 't', 1)");
+  EXPECT_EQ(client.List().size(), 1u);
+}
+
+TEST_F(SyncEngineTest, UpdateCapturesOnlyChangedColumnsAndCounterDeltas) {
+  client.ExecOk("INSERT INTO items VALUES ('a', 'Pump', 5)");
+  SettleReads();
+  Action push = NextPush();  // the insert is in flight: later edits are new operations
+  client.ExecOk("UPDATE items SET qty = qty + 3, title = title WHERE id = 'a'");
+  client.ExecOk("UPDATE items SET title = title WHERE id = 'a'");  // no change: nothing recorded
+  auto ops = client.List(OpState::kPending);
+  ASSERT_EQ(ops.size(), 1u);
+  EXPECT_EQ(ops[0].op.columns.size(), 1u);
+  EXPECT_EQ(std::get<int64_t>(ops[0].op.columns.at("qty").value), 3);  // NEW - OLD
+  ASSERT_TRUE(client.Serve(push, server).ok());
+}
+
+TEST_F(SyncEngineTest, ConsecutiveUnsentUpsertsAreCompactedKeepingTheFirstId) {
+  client.ExecOk("INSERT INTO items VALUES ('a', 'A', 1)");
+  const std::string first = client.List()[0].op.id;
+  client.ExecOk("UPDATE items SET title = 'B', qty = qty + 2 WHERE id = 'a'");
+  client.ExecOk("UPDATE items SET title = 'C', qty = qty + 4 WHERE id = 'a'");
+  auto ops = client.List();
+  ASSERT_EQ(ops.size(), 1u);
+  EXPECT_EQ(ops[0].op.id, first);
+  EXPECT_EQ(std::get<std::string>(ops[0].op.columns.at("title").value), "C");
+  EXPECT_EQ(std::get<int64_t>(ops[0].op.columns.at("qty").value), 7);  // 1 + 2 + 4: deltas add up
+  EXPECT_EQ(ops[0].op.hlc, ops[0].op.columns.at("title").hlc);  // the op's time: its latest edit
+
+  // Never across a delete: the delete and a later insert stay separate operations.
+  client.ExecOk("DELETE FROM items WHERE id = 'a'");
+  client.ExecOk("INSERT INTO items VALUES ('a', 'D', 1)");
+  ops = client.List();
+  ASSERT_EQ(ops.size(), 3u);
+  EXPECT_EQ(ops[1].op.kind, "delete");
+  EXPECT_EQ(ops[2].op.kind, "upsert");
+
+  client.SyncAll(server);
+  const auto* row = server.Find("items", {{"id", std::string("a")}});
+  ASSERT_NE(row, nullptr);
+  EXPECT_EQ(std::get<std::string>(row->state.columns.at("title").value), "D");
+  EXPECT_EQ(std::get<int64_t>(row->state.columns.at("qty").value), 1);
+}
+
+TEST_F(SyncEngineTest, NoCompactionIntoAnOperationAServerMayHaveSeen) {
+  client.ExecOk("INSERT INTO items VALUES ('a', 'A', 1)");
+  SettleReads();
+  Action push = NextPush();
+  ASSERT_TRUE(client.Serve(push, server, Fault::kLostAnswer).ok());  // applied, answer lost: back to pending
+  client.ExecOk("UPDATE items SET qty = qty + 10 WHERE id = 'a'");
+  ASSERT_EQ(client.List().size(), 2u);  // a resend of the first op must not carry the +10
+  client.now += 120'000;
+  client.SyncAll(server);
+  EXPECT_EQ(std::get<int64_t>(server.Find("items", {{"id", std::string("a")}})->state.columns.at("qty").value), 11);
+  EXPECT_EQ(client.Int("SELECT qty FROM items WHERE id = 'a'"), 11);
+}
+
+TEST_F(SyncEngineTest, KeyChangeIsADeleteAndAnInsert) {
+  client.ExecOk("INSERT INTO items VALUES ('a', 'A', 1)");
+  client.SyncAll(server);
+  client.ExecOk("UPDATE items SET id = 'b' WHERE id = 'a'");
+  auto ops = client.List(OpState::kPending);
+  ASSERT_EQ(ops.size(), 2u);
+  EXPECT_EQ(ops[0].op.kind, "delete");
+  EXPECT_EQ(std::get<std::string>(ops[0].op.key.at("id")), "a");
+  EXPECT_EQ(ops[1].op.kind, "upsert");
+  EXPECT_EQ(ops[1].op.columns.size(), 2u);
+}
+
+TEST_F(SyncEngineTest, PulledChangesAreNotCaptured) {
+  protocol::Operation remote;
+  remote.id = "01900000-0000-7000-8000-000000000001";
+  remote.kind = "upsert";
+  remote.table = "items";
+  remote.key = {{"id", std::string("r")}};
+  remote.hlc = {1'700'000'000'000, 0, 99};
+  remote.columns["title"] = {std::string("Remote"), remote.hlc};
+  server.RemoteWrite(remote);
+  client.SyncAll(server);
+  EXPECT_EQ(client.Text("SELECT title FROM items WHERE id = 'r'"), "Remote");
+  EXPECT_TRUE(client.List().empty());
+  auto changes = client.Events("change");
+  ASSERT_FALSE(changes.empty());
+  EXPECT_EQ(changes.back().json, R"({"tables":["items"]})");
+}
+
+TEST_F(SyncEngineTest, TrackedTableCreatedAfterOpenIsCaptured) {
+  SyncConfig c = Config();
+  c.tables["later"] = TrackedTable{{"id"}, {}};
+  SyncClient late(c, "CREATE TABLE IF NOT EXISTS items(id TEXT PRIMARY KEY, title TEXT, qty INTEGER);"
+                     "CREATE TABLE IF NOT EXISTS docs(id TEXT PRIMARY KEY, body TEXT, tag TEXT)");
+  late.ExecOk("CREATE TABLE later(id TEXT PRIMARY KEY, v TEXT)");
+  late.ExecOk("INSERT INTO later VALUES ('x', 'y')");  // SetTime before the statement installs the triggers
+  auto ops = late.List();
+  ASSERT_EQ(ops.size(), 1u);
+  EXPECT_EQ(ops[0].op.table, "later");
+}
+
+TEST_F(SyncEngineTest, NullPrimaryKeyIsRefused) {
+  SyncConfig c = Config();
+  SyncClient other(c, "CREATE TABLE items(id TEXT, title TEXT, qty INTEGER);"
+                      "CREATE TABLE docs(id TEXT PRIMARY KEY, body TEXT, tag TEXT)");
+  Status s = MapCaptureError(other.Exec("INSERT INTO items VALUES (NULL, 'x', 1)"));
+  EXPECT_EQ(s.code(), "INVALID_ARGUMENT") << s.ToString();
+  EXPECT_EQ(other.Int("SELECT count(*) FROM items"), 0);
+}
+
+// ---- Custom operations, ids and clocks ----------------------------------------------------------------
+
+TEST_F(SyncEngineTest, EnqueueJoinsTheCallersTransactionOrRunsAlone) {
+  CustomOperation op{"http.post", "order/42", "https://api.example/orders", R"({"sku":"A1","qty":2})",
+                     protocol::Priority::kCritical};
+  std::string id;
+  client.ExecOk("BEGIN");
+  ASSERT_TRUE(client.engine->Enqueue(op, client.now, &id).ok());
+  client.ExecOk("ROLLBACK");
+  EXPECT_TRUE(client.List().empty());
+
+  client.ExecOk("BEGIN");
+  ASSERT_TRUE(client.engine->Enqueue(op, client.now, &id).ok());
+  client.ExecOk("INSERT INTO items VALUES ('a', 'A', 1)");
+  client.ExecOk("COMMIT");
+  std::string alone;
+  ASSERT_TRUE(client.engine->Enqueue(CustomOperation{"mail.send", "", "", "", protocol::Priority::kLow},
+                                     client.now, &alone).ok());
+  auto ops = client.List();
+  ASSERT_EQ(ops.size(), 3u);
+  EXPECT_EQ(ops[0].op.id, id);
+  EXPECT_EQ(ops[0].op.entity, "order/42");
+  EXPECT_EQ(ops[0].op.payload, R"({"qty":2,"sku":"A1"})");
+  EXPECT_EQ(ops[2].op.entity, "mail.send");  // default entity: the kind
+  EXPECT_LT(ops[0].op.id, ops[1].op.id);
+  EXPECT_LT(ops[1].op.id, ops[2].op.id);
+
+  client.SyncAll(server);
+  ASSERT_EQ(server.custom_log.size(), 2u);
+  EXPECT_EQ(server.custom_log[0].id, id);
+
+  Status bad = client.engine->Enqueue(CustomOperation{"upsert", "", "", "", protocol::Priority::kNormal}, client.now, &id);
+  EXPECT_EQ(bad.code(), "INVALID_ARGUMENT");
+  bad = client.engine->Enqueue(CustomOperation{"http.post", "", "", "{not json", protocol::Priority::kNormal},
+                               client.now, &id);
+  EXPECT_EQ(bad.code(), "INVALID_ARGUMENT");
+}
+
+TEST_F(SyncEngineTest, IdsAndClockContinueAcrossRestartsEvenIfTimeGoesBack) {
+  client.ExecOk("INSERT INTO items VALUES ('a', 'A', 1)");
+  auto before = client.List()[0];
+  client.Crash();
+  client.now -= 3'600'000;  // the clock was set back an hour
+  client.ExecOk("INSERT INTO items VALUES ('b', 'B', 1)");
+  auto ops = client.List();
+  ASSERT_EQ(ops.size(), 2u);
+  EXPECT_GT(ops[1].op.id, before.op.id);
+  EXPECT_GT(ops[1].op.hlc, before.op.hlc);
+  // The clock's state is far ahead of the wall clock: reported once.
+  EXPECT_FALSE(client.Events("clock-drift").empty());
+}
+
+TEST_F(SyncEngineTest, ReceivedTimestampsAdvanceTheClock) {
+  protocol::Operation remote;
+  remote.id = "01900000-0000-7000-8000-000000000002";
+  remote.kind = "upsert";
+  remote.table = "items";
+  remote.key = {{"id", std::string("r")}};
+  remote.hlc = {client.now + 60'000, 7, 99};  // another device a minute ahead (within the drift bound)
+  remote.columns["title"] = {std::string("Remote"), remote.hlc};
+  server.RemoteWrite(remote);
+  client.SyncAll(server);
+  client.ExecOk("UPDATE items SET title = 'Mine' WHERE id = 'r'");
+  auto ops = client.List(OpState::kPending);
+  ASSERT_EQ(ops.size(), 1u);
+  EXPECT_GT(ops[0].op.columns.at("title").hlc, remote.hlc);  // so our later edit wins everywhere
+  client.SyncAll(server);
+  EXPECT_EQ(std::get<std::string>(server.Find("items", remote.key)->state.columns.at("title").value), "Mine");
+}
+
+// ---- Lifecycle ------------------------------------------------------------------------------------------
+
+TEST_F(SyncEngineTest, AppliedAndDuplicateMeanDone) {
+  client.ExecOk("INSERT INTO items VALUES ('a', 'A', 1)");
+  SettleReads();
+  Action push = NextPush();
+  EXPECT_EQ(client.List(OpState::kInflight).size(), 1u);
+  EXPECT_TRUE(client.engine->GetStatus().uploading);
+  ASSERT_TRUE(client.Serve(push, server).ok());
+  auto done = client.List(OpState::kDone);
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_EQ(done[0].attempts, 1);
+  EXPECT_EQ(client.engine->GetStatus().pending, 0);
+
+  // A resend of an applied op (answer lost) comes back `duplicate`: done, applied once.
+  client.ExecOk("INSERT INTO items VALUES ('b', 'B', 2)");
+  SettleReads();
+  push = NextPush();
+  ASSERT_TRUE(client.Serve(push, server, Fault::kLostAnswer).ok());
+  EXPECT_EQ(client.List(OpState::kPending).size(), 1u);
+  client.now += 120'000;
+  client.SyncAll(server);
+  EXPECT_EQ(client.List(OpState::kDone).size(), 2u);
+  EXPECT_EQ(server.applied_ids.size(), 2u);
+  EXPECT_EQ(std::get<int64_t>(server.Find("items", {{"id", std::string("b")}})->state.columns.at("qty").value), 2);
+}
+
+TEST_F(SyncEngineTest, TemporaryFailuresRetryWithJitteredBackoffAndRetryAfter) {
+  client.ExecOk("INSERT INTO items VALUES ('a', 'A', 1)");
+  SettleReads();
+  for (Fault f : {Fault::kNetworkError, Fault::kTimeout, Fault::kServerError}) {
+    Action push = NextPush();
+    const int64_t at = client.now;
+    ASSERT_TRUE(client.Serve(push, server, f).ok());
+    auto ops = client.List(OpState::kPending);
+    ASSERT_EQ(ops.size(), 1u);
+    const int attempt = ops[0].attempts;
+    const int64_t ceiling = std::min<int64_t>(60'000, 1000LL << (attempt - 1));
+    EXPECT_GE(ops[0].next_attempt_ms, at);
+    EXPECT_LE(ops[0].next_attempt_ms, at + 20 + ceiling) << "attempt " << attempt;
+    // Not sent again before its time.
+    Action early = client.Next();
+    EXPECT_NE(early.kind, Action::kPush);
+    client.now = ops[0].next_attempt_ms;
+    client.engine->OnOnlineHint(true, client.now);
+    SettleReads();
+  }
+  Action push = NextPush();
+  const int64_t at = client.now;
+  ASSERT_TRUE(client.Serve(push, server, Fault::kRateLimited).ok());
+  auto ops = client.List(OpState::kPending);
+  ASSERT_EQ(ops.size(), 1u);
+  EXPECT_GE(ops[0].next_attempt_ms, at + 30'000);  // Retry-After is a floor
+  EXPECT_EQ(ops[0].attempts, 4);
+  EXPECT_TRUE(server.applied_ids.empty());
+}
+
+TEST_F(SyncEngineTest, MaxAttemptsEndInRetriesExhausted) {
+  SyncConfig c = Config();
+  c.retry.max_attempts = 2;
+  SyncClient limited(c, kSchema);
+  limited.ExecOk("INSERT INTO items VALUES ('a', 'A', 1)");
+  for (int i = 0; i < 10 && limited.List(OpState::kFailed).empty(); ++i) {
+    Action a = limited.Next();
+    if (a.kind == Action::kWait) {
+      limited.now = a.wake_at_ms;
+    } else if (a.kind == Action::kPush) {
+      ASSERT_TRUE(limited.Serve(a, server, Fault::kServerError).ok());
+    } else if (a.kind != Action::kIdle) {
+      ASSERT_TRUE(limited.Serve(a, server).ok());
+    }
+  }
+  auto failed = limited.List(OpState::kFailed);
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_EQ(failed[0].error_code, "RETRIES_EXHAUSTED");
+  EXPECT_EQ(failed[0].attempts, 2);
+  auto events = limited.Events("op-failed");
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_NE(events[0].json.find("RETRIES_EXHAUSTED"), std::string::npos);
+}
+
+TEST_F(SyncEngineTest, A422FailsPermanentlyWithTheServersReason) {
+  client.ExecOk("INSERT INTO items VALUES ('a', 'A', 1)");
+  SettleReads();
+  Action push = NextPush();
+  ASSERT_TRUE(client.Serve(push, server, Fault::kUnprocessable).ok());
+  auto failed = client.List(OpState::kFailed);
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_EQ(failed[0].error_code, "CONSTRAINT");
+  EXPECT_EQ(failed[0].error_message, "quantity must be positive");
+  SyncStatus st = client.engine->GetStatus();
+  EXPECT_EQ(st.failed, 1);
+  EXPECT_EQ(st.pending, 0);
+  auto events = client.Events("op-failed");
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].json, R"({"code":"CONSTRAINT","id":")" + failed[0].op.id +
+                                R"(","key":{"id":"a"},"message":"quantity must be positive","table":"items"})");
+  EXPECT_EQ(client.Text("SELECT outpost_sync_state('items', 'a')"), "failed");
+
+  // Retry puts it back; Discard drops it for good.
+  ASSERT_TRUE(client.engine->Retry(failed[0].op.id, client.now).ok());
+  EXPECT_EQ(client.List(OpState::kPending).size(), 1u);
+  EXPECT_EQ(client.engine->Retry(failed[0].op.id, client.now).code(), "NOT_FOUND");
+  ASSERT_TRUE(client.engine->Discard(failed[0].op.id, client.now).ok());
+  EXPECT_TRUE(client.List().empty());
+}
+
+TEST_F(SyncEngineTest, RejectedOpFailsAndBlocksLaterOpsOnItsEntityOnly) {
+  client.ExecOk("INSERT INTO items VALUES ('a', 'A', 1)");
+  client.ExecOk("INSERT INTO items VALUES ('b', 'B', 1)");
+  server.reject[client.List()[0].op.id] = {"FORBIDDEN", "Not your item."};
+  client.SyncAll(server);
+  auto failed = client.List(OpState::kFailed);
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_EQ(failed[0].error_code, "FORBIDDEN");
+  EXPECT_EQ(failed[0].error_message, "Not your item.");
+  // A later edit of 'a' waits behind the failed op; 'b' goes.
+  client.ExecOk("UPDATE items SET title = 'A2' WHERE id = 'a'");
+  client.ExecOk("UPDATE items SET title = 'B2' WHERE id = 'b'");
+  client.now += 1000;
+  client.SyncAll(server);
+  EXPECT_EQ(client.List(OpState::kPending).size(), 1u);
+  EXPECT_EQ(std::get<std::string>(server.Find("items", {{"id", std::string("b")}})->state.columns.at("title").value),
+            "B2");
+  EXPECT_EQ(server.Find("items", {{"id", std::string("a")}}), nullptr);
+  EXPECT_EQ(client.engine->GetStatus().failed, 1);
+}
+
+TEST_F(SyncEngineTest, UnauthorizedKeepsEverythingPendingUntilANewToken) {
+  client.ExecOk("INSERT INTO items VALUES ('a', 'A', 1)");
+  SettleReads();
+  Action push = NextPush();
+  ASSERT_TRUE(client.Serve(push, server, Fault::kUnauthorized).ok());
+  auto pending = client.List(OpState::kPending);
+  ASSERT_EQ(pending.size(), 1u);
+  EXPECT_EQ(pending[0].attempts, 0);
+  ASSERT_EQ(client.Events("auth-required").size(), 1u);
+  EXPECT_EQ(client.Events("auth-required")[0].json, R"({"message":"token expired","status":401})");
+  for (int i = 0; i < 5; ++i) {
+    Action a = client.Next();
+    EXPECT_NE(a.kind, Action::kPush);
+    EXPECT_NE(a.kind, Action::kPull);
+    if (a.kind == Action::kHeartbeat) {
+      ASSERT_TRUE(client.Serve(a, server).ok());
+    }
+    client.now += 10'000;
+  }
+  client.engine->SetToken(true);
+  client.SyncAll(server);
+  EXPECT_EQ(client.List(OpState::kDone).size(), 1u);
+}
+
+TEST_F(SyncEngineTest, InflightOpsReturnToPendingAtOpenAndAfterTheTimeout) {
+  client.ExecOk("INSERT INTO items VALUES ('a', 'A', 1)");
+  SettleReads();
+  Action push = NextPush();
+  ASSERT_EQ(client.List(OpState::kInflight).size(), 1u);
+  server.Push(push.body);  // the server applied it, then the worker died
+  client.Crash();
+  auto ops = client.List();
+  ASSERT_EQ(ops.size(), 1u);
+  EXPECT_EQ(ops[0].state, OpState::kPending);
+  client.SyncAll(server);
+  EXPECT_EQ(client.List(OpState::kDone).size(), 1u);
+  EXPECT_EQ(server.applied_ids.size(), 1u);
+
+  // No answer at all within inflight_timeout: back to pending, and a late answer is ignored.
+  client.ExecOk("INSERT INTO items VALUES ('b', 'B', 1)");
+  SettleReads();
+  push = NextPush();
+  client.now += config.inflight_timeout_ms;
+  Action after = client.Next();
+  EXPECT_NE(after.kind, Action::kPush);  // requeued with backoff
+  EXPECT_EQ(client.List(OpState::kPending).size(), 1u);
+  ASSERT_TRUE(client.engine->OnResult(push.request_id, client.Perform(push, server, Fault::kNone), client.now).ok());
+  EXPECT_EQ(client.List(OpState::kPending).size(), 1u);
+  client.now += 120'000;
+  client.SyncAll(server);
+  EXPECT_EQ(client.List(OpState::kDone).size(), 2u);
+}
+
+TEST_F(SyncEngineTest, DoneOpsArePrunedAfterTheRetention) {
+  client.ExecOk("INSERT INTO items VALUES ('a', 'A', 1)");
+  client.SyncAll(server);
+  ASSERT_EQ(client.List(OpState::kDone).size(), 1u);
+  client.now += config.done_retention_ms + 61'000;
+  client.Next();
+  EXPECT_TRUE(client.List().empty());
+  // The id generator still continues after the pruned id.
+  const std::string pruned = server.applied_ids[0];
+  client.Crash();
+  client.ExecOk("INSERT INTO items VALUES ('b', 'B', 1)");
+  EXPECT_GT(client.List()[0].op.id, pruned);
+}
+
+// ---- Order, priority, batches ------------------------------------------------------------------------
+
+TEST_F(SyncEngineTest, PerEntityOrderAndPriorityThenAge) {
+  std::string id;
+  auto enqueue = [&](const char* entity, protocol::Priority p) {
+    ASSERT_TRUE(client.engine->Enqueue(CustomOperation{"task.run", entity, "", "", p}, client.now, &id).ok());
+    client.now += 1;
+  };
+  enqueue("e1", protocol::Priority::kLow);
+  enqueue("e1", protocol::Priority::kCritical);  // behind the low one on its entity
+  enqueue("e2", protocol::Priority::kNormal);
+  enqueue("e3", protocol::Priority::kHigh);
+  enqueue("e4", protocol::Priority::kNormal);
+  SettleReads();
+  Action push = NextPush();
+  auto req = Decoded(push);
+  ASSERT_TRUE(client.Serve(push, server).ok());
+  ASSERT_EQ(req.ops.size(), 4u);  // one op per entity per batch
+  EXPECT_EQ(req.ops[0].entity, "e3");
+  EXPECT_EQ(req.ops[1].entity, "e2");
+  EXPECT_EQ(req.ops[2].entity, "e4");
+  EXPECT_EQ(req.ops[3].entity, "e1");
+  EXPECT_EQ(req.ops[3].priority, protocol::Priority::kLow);
+  client.SyncAll(server);
+  ASSERT_EQ(server.custom_log.size(), 5u);
+  EXPECT_EQ(server.custom_log[4].entity, "e1");
+  EXPECT_EQ(server.custom_log[4].priority, protocol::Priority::kCritical);
+}
+
+TEST_F(SyncEngineTest, BatchesOfBatchSize) {
+  SyncConfig c = Config();
+  c.batch_size = 2;
+  SyncClient small(c, kSchema);
+  for (int i = 0; i < 5; ++i) small.ExecOk("INSERT INTO items VALUES (?, 'x', 1)", P({std::string(1, 'a' + i)}));
+  small.SyncAll(server);
+  EXPECT_EQ(server.push_requests, 3);
+  EXPECT_EQ(small.List(OpState::kDone).size(), 5u);
+}
+
+TEST_F(SyncEngineTest, MismatchedResponseRetriesTheWholeBatch) {
+  client.ExecOk("INSERT INTO items VALUES ('a', 'A', 1)");
+  client.ExecOk("INSERT INTO items VALUES ('b', 'B', 1)");
+  SettleReads();
+  Action push = NextPush();
+  ASSERT_TRUE(client.Serve(push, server, Fault::kMismatch).ok());
+  EXPECT_EQ(client.List(OpState::kPending).size(), 2u);
+  client.now += 120'000;
+  client.SyncAll(server);
+  EXPECT_EQ(client.List(OpState::kDone).size(), 2u);
+  EXPECT_EQ(server.applied_ids.size(), 2u);  // the resend was a duplicate
+}
+
+// ---- Bounds ---------------------------------------------------------------------------------------------
+
+TEST_F(SyncEngineTest, OutboxFullRollsTheTransactionBackWhole) {
+  SyncConfig c = Config();
+  c.max_outbox_ops = 3;
+  SyncClient full(c, kSchema);
+  full.ExecOk("INSERT INTO items VALUES ('a', 'A', 1)");
+  full.ExecOk("BEGIN");
+  full.ExecOk("INSERT INTO items VALUES ('b', 'B', 1)");
+  full.ExecOk("INSERT INTO items VALUES ('c', 'C', 1)");
+  Status s = MapCaptureError(full.Exec("INSERT INTO items VALUES ('d', 'D', 1)"));
+  EXPECT_EQ(s.code(), "OUTBOX_FULL") << s.ToString();
+  EXPECT_NE(s.message().find("maxOutboxOps"), std::string::npos);
+  full.ExecOk("ROLLBACK");  // what the facade does with a failed statement
+  EXPECT_EQ(full.Int("SELECT count(*) FROM items"), 1);
+  EXPECT_EQ(full.List().size(), 1u);
+  // Compaction does not count: edits of an unsent row still fit.
+  full.ExecOk("UPDATE items SET title = 'A2' WHERE id = 'a'");
+  // Enqueue says so too.
+  std::string id;
+  full.ExecOk("INSERT INTO items VALUES ('b', 'B', 1)");
+  full.ExecOk("INSERT INTO items VALUES ('c', 'C', 1)");
+  EXPECT_EQ(full.engine->Enqueue(CustomOperation{"a.b", "", "", "", protocol::Priority::kNormal}, full.now, &id).code(),
+            "OUTBOX_FULL");
+  // Pending ops are never evicted; once sent, there is room again.
+  full.SyncAll(server);
+  EXPECT_EQ(full.List(OpState::kDone).size(), 3u);
+  full.ExecOk("INSERT INTO items VALUES ('d', 'D', 1)");
+
+  SyncConfig b = Config();
+  b.max_outbox_bytes = 600;
+  SyncClient bytes(b, kSchema);
+  bytes.ExecOk("INSERT INTO items VALUES ('a', 'A', 1)");
+  s = MapCaptureError(bytes.Exec("INSERT INTO items VALUES ('b', ?, 1)", P({std::string(1000, 'x')})));
+  EXPECT_EQ(s.code(), "OUTBOX_FULL");
+  EXPECT_NE(s.message().find("maxOutboxBytes"), std::string::npos);
+}
+
+// ---- Pull -----------------------------------------------------------------------------------------------
+
+protocol::Operation RemoteUpsert(const std::string& id, int64_t wall, std::map<std::string, Value> cols,
+                                 const std::string& table = "items") {
+  static int n = 100;
+  protocol::Operation op;
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "01900000-0000-7000-8000-%012d", n++);
+  op.id = buf;
+  op.kind = "upsert";
+  op.table = table;
+  op.key = {{"id", id}};
+  op.hlc = {wall, 0, 0xabc};
+  for (auto& [c, v] : cols) op.columns[c] = {v, op.hlc};
+  return op;
+}
+
+TEST_F(SyncEngineTest, PullNeverOverwritesANewerLocalEditAndTheEditIsStillSent) {
+  client.ExecOk("INSERT INTO items VALUES ('a', 'A', 1)");
+  client.SyncAll(server);
+  // Another device wrote the title earlier than our pending edit; and the qty... (counter: added).
+  server.RemoteWrite(RemoteUpsert("a", client.now - 5'000, {{"title", std::string("Old remote")}}));
+  client.now += 1000;
+  client.ExecOk("UPDATE items SET title = 'Mine' WHERE id = 'a'");
+  client.engine->SetPaused(true);
+  client.engine->SetPaused(false);
+  // Pull first (the push is held back by an auth failure).
+  SettleReads();
+  Action push = NextPush();
+  ASSERT_TRUE(client.Serve(push, server, Fault::kNetworkError).ok());
+  client.engine->SyncNow(client.now);
+  Action pull = client.Next();
+  if (pull.kind == Action::kPush) {  // push first: serve it, then the pull must not undo it
+    ASSERT_TRUE(client.Serve(pull, server).ok());
+  } else {
+    ASSERT_EQ(pull.kind, Action::kPull);
+    ASSERT_TRUE(client.Serve(pull, server).ok());
+    EXPECT_EQ(client.Text("SELECT title FROM items WHERE id = 'a'"), "Mine");
+    EXPECT_EQ(client.List(OpState::kPending).size(), 1u);
+  }
+  client.SyncAll(server);
+  EXPECT_EQ(client.Text("SELECT title FROM items WHERE id = 'a'"), "Mine");
+  EXPECT_EQ(std::get<std::string>(server.Find("items", {{"id", std::string("a")}})->state.columns.at("title").value),
+            "Mine");
+}
+
+TEST_F(SyncEngineTest, PullAppliesNewerRemoteValuesTombstonesAndPages) {
+  SyncConfig c = Config();
+  c.pull_page_size = 2;
+  SyncClient paged(c, kSchema);
+  paged.ExecOk("INSERT INTO items VALUES ('a', 'A', 1)");
+  paged.SyncAll(server);
+  for (int i = 0; i < 5; ++i)
+    server.RemoteWrite(RemoteUpsert("r" + std::to_string(i), paged.now + 1000, {{"title", std::string("R")}}));
+  server.RemoteWrite(RemoteUpsert("a", paged.now + 1000, {{"title", std::string("Newer")}}));
+  const int pulls_before = server.pull_requests;
+  paged.engine->SyncNow(paged.now);
+  paged.SyncAll(server);
+  EXPECT_GE(server.pull_requests - pulls_before, 3);  // has_more: pulled again at once
+  EXPECT_EQ(paged.Int("SELECT count(*) FROM items"), 6);
+  EXPECT_EQ(paged.Text("SELECT title FROM items WHERE id = 'a'"), "Newer");
+  EXPECT_EQ(paged.Int("SELECT qty FROM items WHERE id = 'a'"), 1);
+
+  // A remote delete removes the row; one older than a local edit does not.
+  protocol::Operation del;
+  del.id = "01900000-0000-7000-8000-0000000000d1";
+  del.kind = "delete";
+  del.table = "items";
+  del.key = {{"id", std::string("r0")}};
+  del.hlc = {paged.now + 2000, 0, 0xabc};
+  server.RemoteWrite(del);
+  protocol::Operation old_del = del;
+  old_del.id = "01900000-0000-7000-8000-0000000000d2";
+  old_del.key = {{"id", std::string("r1")}};
+  old_del.hlc = {paged.now - 10'000, 0, 0xabc};
+  paged.now += 3000;
+  paged.ExecOk("UPDATE items SET title = 'Edited' WHERE id = 'r1'");
+  server.RemoteWrite(old_del);
+  paged.engine->SyncNow(paged.now);
+  paged.SyncAll(server);
+  EXPECT_EQ(paged.Int("SELECT count(*) FROM items WHERE id = 'r0'"), 0);
+  EXPECT_EQ(paged.Text("SELECT title FROM items WHERE id = 'r1'"), "Edited");
+  EXPECT_TRUE(paged.List().empty() || paged.List(OpState::kPending).empty());
+  EXPECT_TRUE(paged.List(OpState::kDone).size() >= 2u);
+}
+
+TEST_F(SyncEngineTest, CounterPullKeepsUnsentDeltas) {
+  client.ExecOk("INSERT INTO items VALUES ('a', 'A', 10)");
+  client.SyncAll(server);
+  // Another device added 5; we add 3 locally before we pull.
+  protocol::Operation inc = RemoteUpsert("a", client.now, {{"qty", int64_t{5}}});
+  server.RemoteWrite(inc);
+  client.ExecOk("UPDATE items SET qty = qty + 3 WHERE id = 'a'");
+  client.engine->SetToken(false);  // hold the push back
+  client.engine->SyncNow(client.now);
+  Action a = client.Next();
+  ASSERT_EQ(a.kind, Action::kHeartbeat);  // no token: only probes
+  client.engine->SetToken(true);
+  client.SyncAll(server);
+  EXPECT_EQ(std::get<int64_t>(server.Find("items", {{"id", std::string("a")}})->state.columns.at("qty").value), 18);
+  EXPECT_EQ(client.Int("SELECT qty FROM items WHERE id = 'a'"), 18);
+}
+
+TEST_F(SyncEngineTest, ResyncDropsSyncedRowsAndKeepsPendingOnes) {
+  client.ExecOk("INSERT INTO items VALUES ('a', 'A', 1)");
+  client.ExecOk("INSERT INTO items VALUES ('b', 'B', 1)");
+  client.SyncAll(server);
+  client.engine->SetToken(false);
+  client.ExecOk("INSERT INTO items VALUES ('c', 'C', 1)");  // pending
+  server.rows.erase({"items", FakeServer::KeyOf({{"id", std::string("b")}})});  // gone while we were away
+  server.resync_before = 1'000'000;
+  client.engine->SetToken(true);
+  // Pull first: hold pushes with a server error.
+  client.engine->SyncNow(client.now);
+  for (int i = 0; i < 10; ++i) {
+    Action a = client.Next();
+    if (a.kind == Action::kPull) {
+      ASSERT_TRUE(client.Serve(a, server).ok());
+      server.resync_before = 0;
+      continue;
+    }
+    if (a.kind == Action::kPush) {
+      ASSERT_TRUE(client.Serve(a, server, Fault::kServerError).ok());
+      continue;
+    }
+    break;
+  }
+  EXPECT_EQ(client.Int("SELECT count(*) FROM items WHERE id = 'b'"), 0);
+  EXPECT_EQ(client.Int("SELECT count(*) FROM items WHERE id = 'c'"), 1);
+  EXPECT_EQ(client.Int("SELECT count(*) FROM items WHERE id = 'a'"), 1);  // pulled again
+  client.now += 120'000;
+  client.SyncAll(server);
+  EXPECT_EQ(client.List(OpState::kPending).size(), 0u);
+}
+
+TEST_F(SyncEngineTest, SyncedEventAndLastSyncedAt) {
+  client.ExecOk("INSERT INTO items VALUES ('a', 'A', 1)");
+  EXPECT_EQ(client.engine->GetStatus().last_synced_at_ms, 0);
+  client.SyncAll(server);
+  auto synced = client.Events("synced");
+  ASSERT_FALSE(synced.empty());
+  EXPECT_GT(client.engine->GetStatus().last_synced_at_ms, 0);
+  EXPECT_EQ(synced.back().json, "{\"at\":" + std::to_string(client.engine->GetStatus().last_synced_at_ms) + "}");
+  // Persisted.
+  client.Restart();
+  EXPECT_GT(client.engine->GetStatus().last_synced_at_ms, 0);
+  auto status = client.Events("status");
+  ASSERT_FALSE(status.empty());
+  EXPECT_NE(status.back().json.find("\"lastSyncedAt\":"), std::string::npos);
+}
+
+// ---- Conflicts ------------------------------------------------------------------------------------------
+
+TEST_F(SyncEngineTest, ManualConflictIsRecordedAndTheRowTakesTheServersValue) {
+  client.ExecOk("INSERT INTO docs VALUES ('d', 'base', 't')");
+  client.SyncAll(server);
+  // Someone else edits the body on the server; we edit it too without having pulled.
+  protocol::Operation theirs = RemoteUpsert("d", client.now + 10, {{"body", std::string("theirs")}}, "docs");
+  theirs.base_version = server.version;  // they had seen the latest version
+  server.RemoteWrite(theirs);
+  client.engine->SetPaused(true);
+  client.now += 100;
+  client.ExecOk("UPDATE docs SET body = 'mine', tag = 'u' WHERE id = 'd'");
+  client.engine->SetPaused(false);
+  SettleReads();
+  Action push = NextPush();
+  ASSERT_TRUE(client.Serve(push, server).ok());
+  auto conflicts = client.Events("conflict");
+  ASSERT_EQ(conflicts.size(), 1u);
+  EXPECT_NE(conflicts[0].json.find(R"("fields":{"body":{"local":"mine","remote":"theirs"}})"), std::string::npos)
+      << conflicts[0].json;
+  EXPECT_EQ(client.List(OpState::kDone).size(), 2u);
+  EXPECT_EQ(client.Text("SELECT body FROM docs WHERE id = 'd'"), "theirs");
+  EXPECT_EQ(client.Text("SELECT tag FROM docs WHERE id = 'd'"), "u");  // the lww column went through
+  std::string list;
+  ASSERT_TRUE(client.engine->ListConflicts(&list).ok());
+  EXPECT_NE(list.find("\"table\":\"docs\""), std::string::npos);
+  // Resolving: the app writes its choice (a normal op, which now applies) and drops the record.
+  client.ExecOk("UPDATE docs SET body = 'mine' WHERE id = 'd'");
+  client.SyncAll(server);
+  EXPECT_EQ(std::get<std::string>(server.Find("docs", {{"id", std::string("d")}})->state.columns.at("body").value),
+            "mine");
+  const std::string id = list.substr(list.find("\"id\":\"") + 6, 36);
+  EXPECT_TRUE(client.engine->DropConflict(id).ok());
+  EXPECT_EQ(client.engine->DropConflict(id).code(), "NOT_FOUND");
+}
+
+// ---- Per-record state -----------------------------------------------------------------------------------
+
+TEST_F(SyncEngineTest, SyncStateFunction) {
+  client.ExecOk("INSERT INTO items VALUES ('a', 'A', 1)");
+  EXPECT_EQ(client.Text("SELECT outpost_sync_state('items', id) FROM items WHERE id = 'a'"), "local-only");
+  client.SyncAll(server);
+  EXPECT_EQ(client.Text("SELECT outpost_sync_state('items', 'a')"), "synced");
+  client.ExecOk("UPDATE items SET title = 'B' WHERE id = 'a'");
+  EXPECT_EQ(client.Text("SELECT outpost_sync_state('items', 'a')"), "syncing");
+  QueryResult r;
+  EXPECT_FALSE(client.db->Query("SELECT outpost_sync_state('nope', 'a')", {}, &r).ok());
+}
+
+// ---- Connectivity and events ------------------------------------------------------------------------
+
+TEST_F(SyncEngineTest, OfflineStopsPushesAndHeartbeatsBringItBack) {
+  client.ExecOk("INSERT INTO items VALUES ('a', 'A', 1)");
+  SettleReads();
+  Action push = NextPush();
+  ASSERT_TRUE(client.Serve(push, server, Fault::kNetworkError).ok());
+  EXPECT_EQ(client.engine->GetStatus().connection, Connectivity::kTransitioning);
+  client.now += config.transitioning_ms + 1;
+  Action a = client.Next();
+  EXPECT_EQ(client.engine->GetStatus().connection, Connectivity::kOffline);
+  for (int i = 0; i < 5; ++i) {  // offline: only heartbeats, spaced by backoff
+    if (a.kind == Action::kWait) {
+      client.now = a.wake_at_ms;
+      a = client.Next();
+    }
+    ASSERT_EQ(a.kind, Action::kHeartbeat);
+    ASSERT_TRUE(client.Serve(a, server, Fault::kNetworkError).ok());
+    a = client.Next();
+    ASSERT_EQ(a.kind, Action::kWait);
+  }
+  client.now = a.wake_at_ms;
+  a = client.Next();
+  ASSERT_EQ(a.kind, Action::kHeartbeat);
+  ASSERT_TRUE(client.Serve(a, server).ok());
+  EXPECT_EQ(client.engine->GetStatus().connection, Connectivity::kOnline);
+  client.now += 120'000;
+  client.SyncAll(server);
+  EXPECT_EQ(client.List(OpState::kDone).size(), 1u);
+  // The offline hint goes offline at once; the online hint probes at once.
+  client.engine->OnOnlineHint(false, client.now);
+  EXPECT_NE(client.engine->GetStatus().connection, Connectivity::kOnline);
+  client.engine->OnOnlineHint(true, client.now);
+  a = client.Next();
+  EXPECT_TRUE(a.kind == Action::kHeartbeat || a.kind == Action::kPull);
+}
+
+TEST_F(SyncEngineTest, StaleEventBeforeTheFirstPushAfterALongAbsence) {
+  client.ExecOk("INSERT INTO items VALUES ('a', 'A', 1)");
+  client.SyncAll(server);
+  client.now += config.stale_after_ms + 1000;  // the app starts again a week later
+  client.Restart();
+  client.ExecOk("INSERT INTO items VALUES ('b', 'B', 1)");
+  SettleReads();
+  Action push = NextPush();
+  auto stale = client.Events("stale");
+  ASSERT_EQ(stale.size(), 1u);
+  EXPECT_NE(stale[0].json.find("\"pending\":1"), std::string::npos) << stale[0].json;
+  ASSERT_TRUE(client.Serve(push, server).ok());
+}
+
+TEST_F(SyncEngineTest, EngineWorkWaitsForTheAppsTransaction) {
+  client.ExecOk("INSERT INTO items VALUES ('a', 'A', 1)");
+  client.ExecOk("BEGIN");
+  Action a = client.Next();
+  EXPECT_EQ(a.kind, Action::kWait);
+  EXPECT_EQ(client.engine->OnResult(1, TransportResult{}, client.now).code(), "INVALID_STATE");
+  client.ExecOk("COMMIT");
+  client.SyncAll(server);
+  EXPECT_EQ(client.List(OpState::kDone).size(), 1u);
+}
+
+// ---- Config ---------------------------------------------------------------------------------------------
+
+TEST(SyncConfigTest, FromJsonParsesAndRejectsWithTheField) {
+  SyncConfig c;
+  ASSERT_TRUE(SyncConfig::FromJson(R"({"tables": {"records": {"primaryKey": "id", "policy": "lww",
+      "columns": {"quantity": "counter"}}}, "batchSize": 500, "retry": {"baseMs": 500, "maxAttempts": 7},
+      "scopes": ["user:1"], "maxOutboxOps": 10})", &c).ok());
+  EXPECT_EQ(c.tables.at("records").key, std::vector<std::string>{"id"});
+  EXPECT_EQ(c.tables.at("records").policy.ForColumn("quantity"), merge::Policy::kCounter);
+  EXPECT_EQ(c.retry.base_ms, 500);
+  EXPECT_EQ(c.retry.max_attempts, 7);
+  EXPECT_EQ(c.max_outbox_ops, 10u);
+  EXPECT_EQ(c.scopes, std::vector<std::string>{"user:1"});
+  for (const char* bad : {R"({"tables": {"a b": {"primaryKey": "id"}}})", R"({"tables": {"t": {}}})",
+                          R"({"batchSize": 0})", R"({"bachSize": 10})", R"({"retry": {"base": 1}})",
+                          R"({"tables": {"t": {"primaryKey": "id", "policy": "counter"}}})", "[]", "{"}) {
+    Status s = SyncConfig::FromJson(bad, &c);
+    EXPECT_EQ(s.code(), "INVALID_ARGUMENT") << bad;
+  }
+  EXPECT_NE(SyncConfig::FromJson(R"({"bachSize": 10})", &c).message().find("bachSize"), std::string::npos);
+}
+
+// ---- Capture cost (printed; the bound is checked in bench/) ------------------------------------------
+
+TEST(SyncCaptureCost, PrintsTrackedVersusUntrackedInsertCost) {
+  SyncConfig c;
+  c.tables["t"] = TrackedTable{{"id"}, {}};
+  SyncClient client(c, "CREATE TABLE t(id TEXT PRIMARY KEY, a TEXT, b INTEGER, c REAL);"
+                       "CREATE TABLE u(id TEXT PRIMARY KEY, a TEXT, b INTEGER, c REAL)");
+  const int kRows = getenv("OUTPOST_ROWS") ? atoi(getenv("OUTPOST_ROWS")) : 2000;
+  auto run = [&](const char* table) {
+    auto start = std::chrono::steady_clock::now();
+    client.ExecOk("BEGIN");
+    for (int i = 0; i < kRows; ++i)
+      client.ExecOk(std::string("INSERT INTO ") + table + " VALUES (?, 'some text', ?, 1.5)",
+                    P({"row-" + std::to_string(i), int64_t{i}}));
+    client.ExecOk("COMMIT");
+    return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count() / kRows;
+  };
+  run("u");  // warm up
+  client.ExecOk("DELETE FROM u");
+  const double untracked = run("u");
+  const double tracked = run("t");
+  EXPECT_EQ(client.List().size(), static_cast<size_t>(kRows));
+  std::printf("[capture cost] insert: untracked %.2f us/row, tracked %.2f us/row (x%.2f), in one transaction\n",
+              untracked, tracked, tracked / untracked);
+}
+
+}  // namespace
+}  // namespace outpost::testing

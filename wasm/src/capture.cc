@@ -1,0 +1,320 @@
+// Capture: every INSERT/UPDATE/DELETE on a tracked table, through any SQL, becomes an outbox operation in
+// the same transaction. TEMP triggers (per connection: the database file never depends on the engine) call
+// outpost_capture(), which stamps the change with the engine's HLC and op-id generator at the time given by
+// SetTime and writes or compacts the outbox row. Also here: the SQL functions outpost_sync_state() and
+// outpost_key(), and MapCaptureError.
+//
+// Trigger call shape: outpost_capture(table, 'I'|'U'|'D', key values..., then for I/U per non-key column in
+// table order: changed flag, value). UPDATE passes `NEW.c IS NOT OLD.c` flags, so only changed columns are
+// recorded; counter columns pass the delta NEW - OLD. An UPDATE that changes the key is a delete of the old
+// key and an upsert of every column at the new key.
+#include <string_view>
+
+#include "protocol_json.h"
+#include "sync_engine_impl.h"
+
+namespace outpost::sync {
+
+namespace {
+
+Engine* Self(sqlite3_context* ctx) { return static_cast<Engine*>(sqlite3_user_data(ctx)); }
+
+void CaptureFn(sqlite3_context* ctx, int argc, sqlite3_value** argv) { Self(ctx)->Capture(ctx, argc, argv); }
+void SyncStateFn(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
+  Self(ctx)->SyncStateFunction(ctx, argc, argv);
+}
+void KeyFn(sqlite3_context* ctx, int argc, sqlite3_value** argv) { Self(ctx)->KeyFunction(ctx, argc, argv); }
+void RollbackHook(void* self) { static_cast<Engine*>(self)->OnRollback(); }
+
+std::string ArgText(sqlite3_value* v) {
+  const char* p = reinterpret_cast<const char*>(sqlite3_value_text(v));
+  return p ? std::string(p, sqlite3_value_bytes(v)) : std::string();
+}
+
+void ResultError(sqlite3_context* ctx, const Status& s) {
+  std::string text = s.code() + ": " + s.message();
+  sqlite3_result_error(ctx, text.c_str(), static_cast<int>(text.size()));
+}
+
+}  // namespace
+
+// The codes capture errors carry as a message prefix (MapCaptureError).
+constexpr const char* kCaptureCodes[] = {"OUTBOX_FULL", "INVALID_ARGUMENT", "CLOCK_EXHAUSTED"};
+
+Status Engine::RegisterFunctions() {
+  sqlite3* db = db_->handle();
+  struct Fn {
+    const char* name;
+    void (*fn)(sqlite3_context*, int, sqlite3_value**);
+    int flags;
+  };
+  const Fn fns[] = {{"outpost_capture", CaptureFn, SQLITE_UTF8},
+                    {"outpost_sync_state", SyncStateFn, SQLITE_UTF8},
+                    {"outpost_key", KeyFn, SQLITE_UTF8 | SQLITE_DETERMINISTIC}};
+  for (const Fn& f : fns) {
+    int rc = sqlite3_create_function_v2(db, f.name, -1, f.flags, this, f.fn, nullptr, nullptr, nullptr);
+    if (rc != SQLITE_OK) return Status::FromSqlite(rc, sqlite3_errmsg(db));
+  }
+  sqlite3_rollback_hook(db, RollbackHook, this);
+  return Status::OK();
+}
+
+Status Engine::MaybeReinstall() {
+  int64_t version = -1;
+  {
+    Stmt q = sql_("PRAGMA main.schema_version");
+    if (q.Step()) version = q.Int(0);
+    OUTPOST_RETURN_IF_ERROR(q.status());
+  }
+  if (version == schema_version_) return Status::OK();
+  return InstallTriggers();
+}
+
+Status Engine::InstallTriggers() {
+  std::string sql;
+  for (auto& [name, t] : tables_) {
+    const std::string base = "_outpost_" + name;
+    sql += "DROP TRIGGER IF EXISTS temp." + Quote(base + "_i") + ";DROP TRIGGER IF EXISTS temp." +
+           Quote(base + "_u") + ";DROP TRIGGER IF EXISTS temp." + Quote(base + "_d") + ";";
+    std::vector<std::string> all;
+    {
+      Stmt q = sql_("SELECT name FROM pragma_table_info(?1, 'main')");
+      q.Bind(1, name);
+      while (q.Step()) all.push_back(q.Text(0));
+      OUTPOST_RETURN_IF_ERROR(q.status());
+    }
+    t.exists = !all.empty();
+    t.columns.clear();
+    if (!t.exists) continue;  // created later: installed when the schema changes
+    std::set<std::string> known(all.begin(), all.end());
+    for (const auto& k : t.key)
+      if (!known.count(k))
+        return Status::Error("INVALID_ARGUMENT", "sync.tables." + name + ".primaryKey: the table has no column \"" +
+                                                     k + "\"; name its primary-key column(s).");
+    for (const auto& [col, policy] : t.policy.columns)
+      if (!known.count(col))
+        return Status::Error("INVALID_ARGUMENT", "sync.tables." + name + ".columns." + col +
+                                                     ": the table has no such column; fix the name or drop it.");
+    for (const auto& c : all)
+      if (std::find(t.key.begin(), t.key.end(), c) == t.key.end()) t.columns.push_back(c);
+
+    const std::string table = Quote(name);
+    const std::string lit = "'" + name + "'";  // identifiers: no quote inside (checked by FromJson)
+    std::string new_key, old_key, key_changed;
+    for (const auto& k : t.key) {
+      new_key += ",NEW." + Quote(k);
+      old_key += ",OLD." + Quote(k);
+      key_changed += std::string(key_changed.empty() ? "" : " OR ") + "NEW." + Quote(k) + " IS NOT OLD." + Quote(k);
+    }
+    std::string ins_cols, upd_cols;
+    for (const auto& c : t.columns) {
+      const std::string n = "NEW." + Quote(c), o = "OLD." + Quote(c);
+      ins_cols += ",1," + n;
+      upd_cols += ",(" + key_changed + ") OR " + n + " IS NOT " + o;
+      if (t.policy.ForColumn(c) == merge::Policy::kCounter)
+        upd_cols += ",CASE WHEN " + key_changed + " THEN " + n + " ELSE coalesce(" + n + ",0) - coalesce(" + o +
+                    ",0) END";
+      else
+        upd_cols += "," + n;
+    }
+    sql += "CREATE TEMP TRIGGER " + Quote(base + "_i") + " AFTER INSERT ON main." + table +
+           " BEGIN SELECT outpost_capture(" + lit + ",'I'" + new_key + ins_cols + "); END;";
+    sql += "CREATE TEMP TRIGGER " + Quote(base + "_u") + " AFTER UPDATE ON main." + table +
+           " BEGIN SELECT outpost_capture(" + lit + ",'D'" + old_key + ") WHERE " + key_changed +
+           "; SELECT outpost_capture(" + lit + ",'U'" + new_key + upd_cols + "); END;";
+    sql += "CREATE TEMP TRIGGER " + Quote(base + "_d") + " AFTER DELETE ON main." + table +
+           " BEGIN SELECT outpost_capture(" + lit + ",'D'" + old_key + "); END;";
+  }
+  OUTPOST_RETURN_IF_ERROR(sql_.Exec(sql));
+  Stmt q = sql_("PRAGMA main.schema_version");
+  if (q.Step()) schema_version_ = q.Int(0);
+  return q.status();
+}
+
+const TableInfo* Engine::FindTable(const std::string& name) const {
+  auto it = tables_.find(name);
+  return it == tables_.end() ? nullptr : &it->second;
+}
+
+void Engine::Capture(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
+  if (applying_) return;  // the engine's own writes (pulled changes, conflict results)
+  const TableInfo* t = argc >= 2 ? FindTable(ArgText(argv[0])) : nullptr;
+  const std::string kind = argc >= 2 ? ArgText(argv[1]) : "";
+  if (!t || kind.size() != 1) {
+    sqlite3_result_error(ctx, "outpost_capture() is called by the sync engine's triggers only", -1);
+    return;
+  }
+  const size_t nk = t->key.size();
+  const size_t expected = 2 + nk + (kind == "D" ? 0 : 2 * t->columns.size());
+  if (static_cast<size_t>(argc) != expected) {
+    ResultError(ctx, Status::Error("INVALID_ARGUMENT", "The capture triggers of \"" + t->name +
+                                                           "\" are out of date; reopen the database."));
+    return;
+  }
+  protocol::Operation op;
+  op.table = t->name;
+  for (size_t i = 0; i < nk; ++i) {
+    Value v = Stmt::FromSqlite(argv[2 + i]);
+    if (v.index() == 0) {
+      ResultError(ctx, Status::Error("INVALID_ARGUMENT", "A row of the synced table \"" + t->name +
+                                                             "\" needs a non-NULL primary key (" + t->key[i] +
+                                                             "); generate ids on the client, e.g. crypto.randomUUID()."));
+      return;
+    }
+    op.key[t->key[i]] = std::move(v);
+  }
+  if (kind == "D") {
+    op.kind = std::string(protocol::kDelete);
+  } else {
+    op.kind = std::string(protocol::kUpsert);
+    for (size_t j = 0; j < t->columns.size(); ++j) {
+      if (!sqlite3_value_int(argv[2 + nk + 2 * j])) continue;
+      Value v = Stmt::FromSqlite(argv[3 + nk + 2 * j]);
+      const std::string& col = t->columns[j];
+      if (t->policy.ForColumn(col) == merge::Policy::kCounter) {
+        if (v.index() == 0) continue;
+        if (v.index() != 1) {
+          ResultError(ctx, Status::Error("INVALID_ARGUMENT", "The counter column " + t->name + "." + col +
+                                                                 " holds integers only; store a whole number."));
+          return;
+        }
+        if (std::get<int64_t>(v) == 0 && kind == "U") continue;
+      }
+      op.columns[col] = protocol::ColumnValue{std::move(v), {}};
+    }
+    if (kind == "U" && op.columns.empty()) return;  // nothing tracked changed
+  }
+  Status s = RecordRowOp(*t, std::move(op));
+  if (!s.ok()) ResultError(ctx, s);
+}
+
+Status Engine::RecordRowOp(const TableInfo& t, protocol::Operation op) {
+  op.hlc = Tick();
+  if (op.hlc == hlc_.last() && hlc_.last().wall_ms == Hlc::kMaxWallMs && hlc_.last().counter == UINT32_MAX)
+    return Status::Error("CLOCK_EXHAUSTED", "The device clock cannot advance any more; check the system time.");
+  for (auto& [name, cv] : op.columns) cv.hlc = op.hlc;
+  const std::string key_text = KeyText(op.key);
+  const std::string entity = EntityFor(t.name, key_text);
+
+  if (op.kind == protocol::kUpsert) {
+    // Compaction: the entity's latest unfinished op is an upsert no server has seen: fold this one into it
+    // (its id, position and base version stay; columns merge, counter deltas add up).
+    Stmt q = sql_(
+        "SELECT seq, kind, state, attempts, columns, bytes FROM _outpost_outbox INDEXED BY _outpost_outbox_entity WHERE entity = ?1 AND"
+        " state IN "
+        "(0, 1, 3) ORDER BY seq DESC LIMIT 1");
+    q.Bind(1, entity);
+    if (q.Step() && q.Text(1) == protocol::kUpsert && q.Int(2) == kPendingState && q.Int(3) == 0) {
+      const int64_t seq = q.Int(0), old_bytes = q.Int(5);
+      protocol::Columns merged;
+      OUTPOST_RETURN_IF_ERROR(ParseColumnsText(q.Text(4), &merged));
+      for (auto& [name, cv] : op.columns) {
+        auto it = merged.find(name);
+        if (it != merged.end() && t.policy.ForColumn(name) == merge::Policy::kCounter &&
+            it->second.value.index() == 1 && cv.value.index() == 1) {
+          int64_t sum;
+          if (__builtin_add_overflow(std::get<int64_t>(it->second.value), std::get<int64_t>(cv.value), &sum))
+            return Status::Error("INVALID_ARGUMENT", "The counter " + t.name + "." + name + " overflows int64.");
+          it->second = protocol::ColumnValue{sum, cv.hlc};
+        } else {
+          merged[name] = std::move(cv);
+        }
+      }
+      const std::string text = ColumnsText(merged);
+      const int64_t bytes = old_bytes - static_cast<int64_t>(q.Text(4).size()) + static_cast<int64_t>(text.size());
+      OUTPOST_RETURN_IF_ERROR(CheckBounds(0, bytes - old_bytes));
+      Stmt u = sql_(
+          "UPDATE _outpost_outbox SET columns = ?2, hlc = ?3, bytes = ?4, updated_ms = ?5 WHERE seq = ?1");
+      OUTPOST_RETURN_IF_ERROR(
+          u.Bind(1, seq).Bind(2, text).Bind(3, Hlc::Encode(op.hlc)).Bind(4, bytes).Bind(5, now_ms_).Run());
+      count_bytes_ += bytes - old_bytes;
+      return Status::OK();
+    }
+    OUTPOST_RETURN_IF_ERROR(q.status());
+  }
+  if (t.needs_base_version) {
+    Stmt q = sql_("SELECT version FROM _outpost_rows WHERE tbl = ?1 AND key = ?2");
+    q.Bind(1, t.name).Bind(2, key_text);
+    if (q.Step() && !q.Null(0)) op.base_version = q.Int(0);
+    OUTPOST_RETURN_IF_ERROR(q.status());
+  }
+  op.id = NewOpId(now_ms_);
+  if (op.id.empty()) return Status::Error("CLOCK_EXHAUSTED", "No operation id can be generated for this time.");
+  return InsertOp(op, entity, key_text, now_ms_);
+}
+
+namespace {
+// The key of a row from SQL function arguments (table, key values...).
+const TableInfo* KeyFromArgs(Engine* engine, const std::map<std::string, TableInfo>& tables, sqlite3_context* ctx,
+                             int argc, sqlite3_value** argv, protocol::Key* key) {
+  (void)engine;
+  auto it = argc >= 1 ? tables.find(ArgText(argv[0])) : tables.end();
+  if (it == tables.end()) {
+    sqlite3_result_error(ctx, "INVALID_ARGUMENT: the first argument must name a synced table", -1);
+    return nullptr;
+  }
+  const TableInfo& t = it->second;
+  if (static_cast<size_t>(argc) != 1 + t.key.size()) {
+    std::string msg = "INVALID_ARGUMENT: pass the table name and its " + std::to_string(t.key.size()) +
+                      " primary-key value(s)";
+    sqlite3_result_error(ctx, msg.c_str(), -1);
+    return nullptr;
+  }
+  for (size_t i = 0; i < t.key.size(); ++i) (*key)[t.key[i]] = Stmt::FromSqlite(argv[1 + i]);
+  return &t;
+}
+}  // namespace
+
+void Engine::KeyFunction(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
+  protocol::Key key;
+  if (!KeyFromArgs(this, tables_, ctx, argc, argv, &key)) return;
+  std::string text = KeyText(key);
+  sqlite3_result_text(ctx, text.c_str(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+}
+
+void Engine::SyncStateFunction(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
+  protocol::Key key;
+  const TableInfo* t = KeyFromArgs(this, tables_, ctx, argc, argv, &key);
+  if (!t) return;
+  const std::string key_text = KeyText(key);
+  bool failed = false, unsent = false, known = false;
+  {
+    Stmt q = sql_(
+        "SELECT coalesce(max(state = 3), 0), coalesce(max(state IN (0, 1)), 0), coalesce(max(state = 2), 0)"
+        " FROM _outpost_outbox INDEXED BY _outpost_outbox_entity WHERE entity = ?1");
+    q.Bind(1, EntityFor(t->name, key_text));
+    if (q.Step()) {
+      failed = q.Int(0) != 0;
+      unsent = q.Int(1) != 0;
+      known = q.Int(2) != 0;
+    }
+    if (!q.status().ok()) return ResultError(ctx, q.status());
+  }
+  if (!known) {
+    Stmt q = sql_("SELECT 1 FROM _outpost_rows WHERE tbl = ?1 AND key = ?2");
+    known = q.Bind(1, t->name).Bind(2, key_text).Step();
+    if (!q.status().ok()) return ResultError(ctx, q.status());
+  }
+  const char* state = failed ? "failed" : !known ? "local-only" : unsent ? "syncing" : "synced";
+  sqlite3_result_text(ctx, state, -1, SQLITE_STATIC);
+}
+
+}  // namespace outpost::sync
+
+namespace outpost {
+
+Status MapCaptureError(const Status& status) {
+  if (status.ok()) return status;
+  for (std::string_view code : sync::kCaptureCodes) {
+    std::string prefix = std::string(code) + ": ";
+    size_t at = status.message().find(prefix);
+    if (at == std::string::npos) continue;
+    std::string message = status.message().substr(at + prefix.size());
+    // Drop the SQLite hint appended by Status::FromSqlite: ours says what to do.
+    if (size_t hint = message.find(". SQL logic error"); hint != std::string::npos) message.resize(hint + 1);
+    return Status::Error(std::string(code), message, status.sql());
+  }
+  return status;
+}
+
+}  // namespace outpost

@@ -1,0 +1,396 @@
+// Applying what the server says to the local tables: pulled changes, the current rows of `conflict`
+// results, acknowledgements (per-column HLC shadow), and resyncs. Every decision about a row goes through
+// outpost::merge (the server's code), with the local row as the current state: its columns carry the HLC
+// of the newest local write (unsent operations included), so a pulled value never overwrites a newer local
+// edit (the edit stays and is still sent: a rebase). Runs inside the engine's transactions with capture off.
+//
+// Counter columns travel as totals in pulled changes and as deltas in operations. The local value is the
+// server's total (kept in _outpost_shadow.total) plus the deltas the total does not include yet: those of
+// unfinished operations, and of done ones applied at a version later than the row's pulled version.
+#include <algorithm>
+
+#include "protocol_json.h"
+#include "sync_engine_impl.h"
+
+namespace outpost::sync {
+
+namespace pj = protocol::json;
+
+namespace {
+
+std::string KeyWhere(const TableInfo& t, int first_param) {
+  std::string where;
+  for (size_t i = 0; i < t.key.size(); ++i)
+    where += std::string(i ? " AND " : "") + Quote(t.key[i]) + " = ?" + std::to_string(first_param + i);
+  return where;
+}
+
+void BindKey(Stmt& q, const TableInfo& t, const protocol::Key& key, int first_param) {
+  for (size_t i = 0; i < t.key.size(); ++i) {
+    auto it = key.find(t.key[i]);
+    q.Bind(first_param + static_cast<int>(i), it == key.end() ? Value() : it->second);
+  }
+}
+
+HlcTimestamp DecodeOrZero(const std::string& text) {
+  HlcTimestamp ts;
+  if (!text.empty()) (void)Hlc::Decode(text, &ts);
+  return ts;
+}
+
+// The policy pulled rows are merged with: the server already settled manual and first-writer-wins columns,
+// so locally they follow HLC order like lww (a newer local edit is kept and sent; the server decides).
+merge::TablePolicy PullPolicy(const TableInfo& t) {
+  merge::TablePolicy p;
+  p.table = t.policy.table == merge::Policy::kDeleteWins ? merge::Policy::kDeleteWins : merge::Policy::kLww;
+  return p;
+}
+
+}  // namespace
+
+Status Engine::ApplyChange(const TableInfo& t, const protocol::Change& change, bool received) {
+  // Every received timestamp advances the clock (within the drift bound).
+  if (received) {
+    auto receive = [&](const HlcTimestamp& ts) {
+      HlcTimestamp out;
+      Status s = hlc_.Receive(ts, now_ms_, &out);
+      if (s.code() == "CLOCK_DRIFT" && !clock_drift_reported_) {
+        clock_drift_reported_ = true;
+        Emit("clock-drift", pj::Dump(pj::Json{{"message", s.message()}}));
+      }
+    };
+    if (change.deleted) receive(change.hlc);
+    for (const auto& [name, cv] : change.columns) receive(cv.hlc);
+  }
+  const std::string key_text = KeyText(change.key);
+  const std::string entity = EntityFor(t.name, key_text);
+
+  // The current local state.
+  merge::RowState current;
+  bool local_exists = false;
+  std::map<std::string, Value> local_values;
+  {
+    std::string cols;
+    for (const auto& c : t.columns) cols += "," + Quote(c);
+    Stmt q = sql_("SELECT 1" + cols + " FROM main." + Quote(t.name) + " WHERE " + KeyWhere(t, 1));
+    BindKey(q, t, change.key, 1);
+    if (q.Step()) {
+      local_exists = true;
+      for (size_t i = 0; i < t.columns.size(); ++i) local_values[t.columns[i]] = q.Get(static_cast<int>(i + 1));
+    }
+    OUTPOST_RETURN_IF_ERROR(q.status());
+  }
+  bool known = false;
+  {
+    Stmt q = sql_("SELECT version, delete_hlc, live_hlc FROM _outpost_rows WHERE tbl = ?1 AND key = ?2");
+    q.Bind(1, t.name).Bind(2, key_text);
+    if (q.Step()) {
+      known = true;
+      current.version = q.Null(0) ? 0 : q.Int(0);
+      current.delete_hlc = DecodeOrZero(q.Text(1));
+      current.live_hlc = DecodeOrZero(q.Text(2));
+    }
+    OUTPOST_RETURN_IF_ERROR(q.status());
+  }
+  std::map<std::string, HlcTimestamp> hlcs;
+  {
+    Stmt q = sql_("SELECT col, hlc FROM _outpost_shadow WHERE tbl = ?1 AND key = ?2");
+    q.Bind(1, t.name).Bind(2, key_text);
+    while (q.Step()) hlcs[q.Text(0)] = DecodeOrZero(q.Text(1));
+    OUTPOST_RETURN_IF_ERROR(q.status());
+  }
+  std::vector<OpRow> unfinished;
+  OUTPOST_RETURN_IF_ERROR(ReadOps("entity = ?1 AND +state IN (0, 1, 3) ORDER BY seq", {entity}, 1 << 20, &unfinished));
+  bool local_delete = false;
+  for (const auto& op : unfinished) {
+    const auto& o = op.entry.op;
+    if (o.kind == protocol::kDelete) {
+      local_delete = true;
+      current.delete_hlc = std::max(current.delete_hlc, o.hlc);
+    } else {
+      current.live_hlc = std::max(current.live_hlc, o.hlc);
+      for (const auto& [name, cv] : o.columns) hlcs[name] = std::max(hlcs[name], cv.hlc);
+    }
+  }
+  current.exists = local_exists || known || local_delete;
+  current.deleted = !local_exists && current.exists;
+  if (local_exists) {
+    for (const auto& c : t.columns) {
+      if (t.policy.ForColumn(c) == merge::Policy::kCounter) continue;
+      current.columns[c] = merge::ColumnState{local_values[c], hlcs[c], 0};
+    }
+  }
+
+  // The change as an operation on that state.
+  protocol::Operation op;
+  op.table = t.name;
+  op.key = change.key;
+  op.kind = std::string(change.deleted ? protocol::kDelete : protocol::kUpsert);
+  op.hlc = change.hlc;
+  std::map<std::string, protocol::ColumnValue> totals;
+  for (const auto& [name, cv] : change.columns) {
+    if (std::find(t.columns.begin(), t.columns.end(), name) == t.columns.end()) continue;  // unknown locally
+    if (t.policy.ForColumn(name) == merge::Policy::kCounter) {
+      totals[name] = cv;
+    } else {
+      op.columns[name] = cv;
+      op.hlc = std::max(op.hlc, cv.hlc);
+    }
+  }
+  merge::Outcome out;
+  OUTPOST_RETURN_IF_ERROR(merge::ApplyOperation(PullPolicy(t), current, op, change.version, &out));
+  const merge::RowState& next = out.next;
+
+  // Write the outcome back.
+  if (next.deleted) {
+    if (local_exists) {
+      Stmt q = sql_("DELETE FROM main." + Quote(t.name) + " WHERE " + KeyWhere(t, 1));
+      BindKey(q, t, change.key, 1);
+      OUTPOST_RETURN_IF_ERROR(q.Run());
+    }
+    Stmt q = sql_("DELETE FROM _outpost_shadow WHERE tbl = ?1 AND key = ?2");
+    OUTPOST_RETURN_IF_ERROR(q.Bind(1, t.name).Bind(2, key_text).Run());
+  } else {
+    std::vector<std::pair<std::string, Value>> writes;
+    for (const auto& c : t.columns) {
+      if (t.policy.ForColumn(c) == merge::Policy::kCounter) {
+        if (!local_exists && totals.count(c)) writes.emplace_back(c, totals[c].value);
+        continue;
+      }
+      auto n = next.columns.find(c);
+      auto cur = current.columns.find(c);
+      Value value = n == next.columns.end() ? Value() : n->second.value;
+      bool differs = cur == current.columns.end() ? n != next.columns.end() : cur->second.value != value;
+      if (!local_exists || differs) writes.emplace_back(c, value);
+      if (n != next.columns.end() && (cur == current.columns.end() || cur->second.hlc != n->second.hlc) &&
+          op.columns.count(c) && op.columns[c].hlc == n->second.hlc) {
+        Stmt q = sql_(
+            "INSERT INTO _outpost_shadow(tbl, key, col, hlc) VALUES(?1, ?2, ?3, ?4) ON CONFLICT(tbl, key, col)"
+            " DO UPDATE SET hlc = max(hlc, excluded.hlc)");
+        OUTPOST_RETURN_IF_ERROR(q.Bind(1, t.name).Bind(2, key_text).Bind(3, c).Bind(4, Hlc::Encode(n->second.hlc)).Run());
+      }
+    }
+    if (!local_exists) {
+      std::string cols, params;
+      int i = 1;
+      for (const auto& k : t.key) {
+        cols += std::string(i > 1 ? "," : "") + Quote(k);
+        params += std::string(i > 1 ? "," : "") + "?" + std::to_string(i);
+        ++i;
+      }
+      for (const auto& [c, v] : writes) {
+        cols += "," + Quote(c);
+        params += ",?" + std::to_string(i++);
+      }
+      Stmt q = sql_("INSERT INTO main." + Quote(t.name) + "(" + cols + ") VALUES(" + params + ")");
+      BindKey(q, t, change.key, 1);
+      int p = static_cast<int>(t.key.size()) + 1;
+      for (const auto& [c, v] : writes) q.Bind(p++, v);
+      OUTPOST_RETURN_IF_ERROR(q.Run());
+    } else if (!writes.empty()) {
+      std::string sets;
+      int i = 1;
+      for (const auto& [c, v] : writes) {
+      sets += std::string(i > 1 ? "," : "") + Quote(c) + " = ?" + std::to_string(i);
+      ++i;
+    }
+      Stmt q = sql_("UPDATE main." + Quote(t.name) + " SET " + sets + " WHERE " + KeyWhere(t, i));
+      int p = 1;
+      for (const auto& [c, v] : writes) q.Bind(p++, v);
+      BindKey(q, t, change.key, i);
+      OUTPOST_RETURN_IF_ERROR(q.Run());
+    }
+    for (const auto& [c, cv] : totals) {
+      Stmt q = sql_(
+          "INSERT INTO _outpost_shadow(tbl, key, col, hlc, total) VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(tbl, key,"
+          " col) DO UPDATE SET hlc = max(hlc, excluded.hlc), total = excluded.total");
+      OUTPOST_RETURN_IF_ERROR(
+          q.Bind(1, t.name).Bind(2, key_text).Bind(3, c).Bind(4, Hlc::Encode(cv.hlc)).Bind(5, cv.value).Run());
+    }
+  }
+  {
+    Stmt q = sql_(
+        "INSERT INTO _outpost_rows(tbl, key, version, delete_hlc, live_hlc) VALUES(?1, ?2, ?3, ?4, ?5)"
+        " ON CONFLICT(tbl, key) DO UPDATE SET version = max(coalesce(version, 0), excluded.version),"
+        " delete_hlc = excluded.delete_hlc, live_hlc = excluded.live_hlc");
+    q.Bind(1, t.name).Bind(2, key_text).Bind(3, change.version);
+    if (next.delete_hlc != HlcTimestamp{}) q.Bind(4, Hlc::Encode(next.delete_hlc));
+    if (next.live_hlc != HlcTimestamp{}) q.Bind(5, Hlc::Encode(next.live_hlc));
+    OUTPOST_RETURN_IF_ERROR(q.Run());
+  }
+  if (!next.deleted && !totals.empty()) OUTPOST_RETURN_IF_ERROR(RecomputeCounters(t, change.key, key_text));
+  return Status::OK();
+}
+
+Status Engine::RecomputeCounters(const TableInfo& t, const protocol::Key& key, const std::string& key_text) {
+  int64_t version = -1;
+  {
+    Stmt q = sql_("SELECT version FROM _outpost_rows WHERE tbl = ?1 AND key = ?2");
+    if (q.Bind(1, t.name).Bind(2, key_text).Step() && !q.Null(0)) version = q.Int(0);
+    OUTPOST_RETURN_IF_ERROR(q.status());
+  }
+  std::map<std::string, int64_t> totals;
+  {
+    Stmt q = sql_("SELECT col, total FROM _outpost_shadow WHERE tbl = ?1 AND key = ?2 AND total IS NOT NULL");
+    q.Bind(1, t.name).Bind(2, key_text);
+    while (q.Step())
+      if (t.policy.ForColumn(q.Text(0)) == merge::Policy::kCounter) totals[q.Text(0)] = q.Int(1);
+    OUTPOST_RETURN_IF_ERROR(q.status());
+  }
+  if (totals.empty()) return Status::OK();
+  {
+    // Deltas the server total does not include yet.
+    Stmt q = sql_(
+        "SELECT columns FROM _outpost_outbox INDEXED BY _outpost_outbox_entity WHERE entity = ?1 AND kind = 'upsert' AND NOT (state = 2 AND"
+        " coalesce(applied_version, 0) <= ?2)");
+    q.Bind(1, EntityFor(t.name, key_text)).Bind(2, version);
+    while (q.Step()) {
+      protocol::Columns columns;
+      OUTPOST_RETURN_IF_ERROR(ParseColumnsText(q.Text(0), &columns));
+      for (auto& [name, total] : totals) {
+        auto it = columns.find(name);
+        if (it != columns.end() && it->second.value.index() == 1) total += std::get<int64_t>(it->second.value);
+      }
+    }
+    OUTPOST_RETURN_IF_ERROR(q.status());
+  }
+  std::string sets;
+  int i = 1;
+  for (const auto& [c, v] : totals) {
+      sets += std::string(i > 1 ? "," : "") + Quote(c) + " = ?" + std::to_string(i);
+      ++i;
+    }
+  Stmt q = sql_("UPDATE main." + Quote(t.name) + " SET " + sets + " WHERE " + KeyWhere(t, i));
+  int p = 1;
+  for (const auto& [c, v] : totals) q.Bind(p++, v);
+  BindKey(q, t, key, i);
+  return q.Run();
+}
+
+Status Engine::ApplyPage(const protocol::PullResponse& page, std::set<std::string>* tables) {
+  for (const auto& change : page.changes) {
+    const TableInfo* t = FindTable(change.table);
+    if (!t || !t->exists) continue;  // not synced here (or not created yet): nothing to merge into
+    OUTPOST_RETURN_IF_ERROR(ApplyChange(*t, change, true));
+    tables->insert(change.table);
+  }
+  cursor_ = page.cursor;
+  return SetMeta("cursor", page.cursor);
+}
+
+Status Engine::Resync(std::set<std::string>* tables) {
+  const char* unfinished =
+      "EXISTS (SELECT 1 FROM _outpost_outbox o INDEXED BY _outpost_outbox_entity WHERE o.entity = 'r:' || %T || ':' || %K AND o.state IN (0, 1, 3))";
+  auto expr = [&](const std::string& table_expr, const std::string& key_expr) {
+    std::string s = unfinished;
+    s.replace(s.find("%T"), 2, table_expr);
+    s.replace(s.find("%K"), 2, key_expr);
+    return s;
+  };
+  for (const auto& [name, t] : tables_) {
+    if (!t.exists) continue;
+    std::string key_args;
+    for (const auto& k : t.key) key_args += ",main." + Quote(name) + "." + Quote(k);
+    OUTPOST_RETURN_IF_ERROR(sql_.Exec("DELETE FROM main." + Quote(name) + " WHERE NOT " +
+                                      expr("'" + name + "'", "outpost_key('" + name + "'" + key_args + ")")));
+    tables->insert(name);
+  }
+  OUTPOST_RETURN_IF_ERROR(sql_.Exec("DELETE FROM _outpost_rows WHERE NOT " +
+                                    expr("_outpost_rows.tbl", "_outpost_rows.key")));
+  OUTPOST_RETURN_IF_ERROR(sql_.Exec("DELETE FROM _outpost_shadow WHERE NOT " +
+                                    expr("_outpost_shadow.tbl", "_outpost_shadow.key")));
+  cursor_.clear();
+  return SetMeta("cursor", Value());
+}
+
+Status Engine::MarkAcknowledged(const OpRow& row, int64_t version) {
+  const auto& op = row.entry.op;
+  {
+    Stmt q = sql_(
+        "UPDATE _outpost_outbox SET state = 2, applied_version = ?2, updated_ms = ?3, error_code = NULL,"
+        " error_message = NULL WHERE seq = ?1");
+    OUTPOST_RETURN_IF_ERROR(q.Bind(1, row.seq).Bind(2, version).Bind(3, now_ms_).Run());
+  }
+  counts_valid_ = false;
+  if (!op.is_row_op()) return Status::OK();
+  const TableInfo* t = FindTable(op.table);
+  {
+    Stmt q = sql_(
+        "INSERT INTO _outpost_rows(tbl, key, delete_hlc) VALUES(?1, ?2, ?3) ON CONFLICT(tbl, key) DO UPDATE SET"
+        " delete_hlc = CASE WHEN excluded.delete_hlc IS NULL THEN delete_hlc ELSE max(coalesce(delete_hlc, ''),"
+        " excluded.delete_hlc) END");
+    q.Bind(1, op.table).Bind(2, row.key_text);
+    if (op.kind == protocol::kDelete) q.Bind(3, Hlc::Encode(op.hlc));
+    OUTPOST_RETURN_IF_ERROR(q.Run());
+  }
+  bool counters = false;
+  for (const auto& [name, cv] : op.columns) {
+    if (t && t->policy.ForColumn(name) == merge::Policy::kCounter) {
+      counters = true;
+      continue;
+    }
+    Stmt q = sql_(
+        "INSERT INTO _outpost_shadow(tbl, key, col, hlc) VALUES(?1, ?2, ?3, ?4) ON CONFLICT(tbl, key, col)"
+        " DO UPDATE SET hlc = max(hlc, excluded.hlc)");
+    OUTPOST_RETURN_IF_ERROR(q.Bind(1, op.table).Bind(2, row.key_text).Bind(3, name).Bind(4, Hlc::Encode(cv.hlc)).Run());
+  }
+  if (counters && t && t->exists) return RecomputeCounters(*t, op.key, row.key_text);
+  return Status::OK();
+}
+
+Status Engine::ApplyConflict(const OpRow& row, const protocol::OpOutcome& outcome) {
+  const auto& op = row.entry.op;
+  const TableInfo* t = op.is_row_op() ? FindTable(op.table) : nullptr;
+  if (!t || !t->exists) return MarkAcknowledged(row, outcome.version);
+  // The server's current row, merged like a pulled change (its HLCs advance our clock).
+  protocol::Change change;
+  change.table = op.table;
+  change.key = op.key;
+  change.version = outcome.version;
+  change.deleted = outcome.deleted;
+  change.columns = outcome.current;
+  if (outcome.deleted) change.hlc = op.hlc;
+  OUTPOST_RETURN_IF_ERROR(ApplyChange(*t, change, true));
+
+  // Columns the server refused: manual / first-writer-wins edits, or any edit of a delete-wins tombstone.
+  pj::Json fields = pj::Json::object();
+  std::vector<std::pair<std::string, protocol::ColumnValue>> forced;
+  for (const auto& [name, cv] : op.columns) {
+    merge::Policy p = t->policy.ForColumn(name);
+    auto remote = outcome.current.find(name);
+    bool refused;
+    if (outcome.deleted) refused = t->policy.table == merge::Policy::kDeleteWins;
+    else refused = (p == merge::Policy::kManual || p == merge::Policy::kFirstWriterWins) &&
+                   remote != outcome.current.end() && remote->second.value != cv.value;
+    if (!refused) continue;
+    Value remote_value = remote == outcome.current.end() ? Value() : remote->second.value;
+    fields[name] = pj::Json{{"local", pj::ValueToJson(cv.value)}, {"remote", pj::ValueToJson(remote_value)}};
+    if (!outcome.deleted) forced.emplace_back(name, remote->second);
+  }
+  // The local row takes the server's value of a refused column, so both sides agree until the user picks
+  // (the conflict record keeps the local value).
+  for (const auto& [name, cv] : forced) {
+    Stmt q = sql_("UPDATE main." + Quote(t->name) + " SET " + Quote(name) + " = ?1 WHERE " + KeyWhere(*t, 2));
+    q.Bind(1, cv.value);
+    BindKey(q, *t, op.key, 2);
+    OUTPOST_RETURN_IF_ERROR(q.Run());
+    Stmt s = sql_(
+        "INSERT INTO _outpost_shadow(tbl, key, col, hlc) VALUES(?1, ?2, ?3, ?4) ON CONFLICT(tbl, key, col)"
+        " DO UPDATE SET hlc = excluded.hlc");
+    OUTPOST_RETURN_IF_ERROR(s.Bind(1, t->name).Bind(2, row.key_text).Bind(3, name).Bind(4, Hlc::Encode(cv.hlc)).Run());
+  }
+  if (!fields.empty()) {
+    const std::string id = NewOpId(now_ms_);
+    Stmt q = sql_(
+        "INSERT INTO _outpost_conflicts(id, op_id, tbl, key, fields, version, created_ms) VALUES(?1,?2,?3,?4,?5,?6,?7)");
+    OUTPOST_RETURN_IF_ERROR(q.Bind(1, id).Bind(2, op.id).Bind(3, t->name).Bind(4, row.key_text)
+                                .Bind(5, pj::Dump(fields)).Bind(6, outcome.version).Bind(7, now_ms_).Run());
+    pj::Json event{{"id", id},       {"opId", op.id},         {"table", t->name},
+                   {"key", pj::KeyToJson(op.key)}, {"fields", fields}, {"createdAt", now_ms_},
+                   {"version", outcome.version}, {"deleted", outcome.deleted}};
+    Emit("conflict", pj::Dump(event));
+  }
+  return MarkAcknowledged(row, outcome.version);
+}
+
+}  // namespace outpost::sync

@@ -1,0 +1,657 @@
+// The engine's decisions: what to send next (Next), what a request's result means for the operations it
+// carried (OnResult), custom operations (Enqueue), hints, status and events. The storage side lives in
+// outbox_store.cc, capture in capture.cc, and merging what the server says in pull_apply.cc.
+#include <algorithm>
+#include <cstring>
+
+#include "protocol_json.h"
+#include "sync_engine_impl.h"
+
+namespace outpost {
+
+Status SyncEngine::Open(Database* db, const SyncConfig& config, int64_t now_ms, std::span<const uint8_t, 32> seed,
+                        std::unique_ptr<SyncEngine>* out) {
+  auto engine = std::make_unique<sync::Engine>(db, config, seed);
+  OUTPOST_RETURN_IF_ERROR(engine->Init(now_ms));
+  *out = std::move(engine);
+  return Status::OK();
+}
+
+namespace sync {
+
+namespace pj = protocol::json;
+
+namespace {
+
+uint64_t Rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+std::string_view ConnectivityText(Connectivity c) {
+  switch (c) {
+    case Connectivity::kOnline: return "online";
+    case Connectivity::kDegraded: return "degraded";
+    case Connectivity::kTransitioning: return "transitioning";
+    default: return "offline";
+  }
+}
+
+// How a transport result is to be treated.
+enum class Verdict { kOk, kRetry, kAuth, kTooLarge, kPermanent };
+
+Verdict Classify(const TransportResult& r) {
+  if (r.http_status == 0 || r.timed_out) return Verdict::kRetry;
+  if (r.http_status >= 200 && r.http_status < 300) return Verdict::kOk;
+  if (r.http_status == 401) return Verdict::kAuth;
+  if (r.http_status == 408 || r.http_status == 429 || r.http_status >= 500) return Verdict::kRetry;
+  if (r.http_status == 413) return Verdict::kTooLarge;
+  return Verdict::kPermanent;
+}
+
+// The server's error body, or a stand-in naming the HTTP status.
+protocol::ErrorBody ErrorOf(const TransportResult& r) {
+  protocol::ErrorBody body;
+  if (!protocol::Decode(r.body, protocol::Limits{}, &body).ok()) {
+    body.code = r.http_status ? "HTTP_" + std::to_string(r.http_status) : "NETWORK";
+    body.message = r.http_status ? "The server answered HTTP " + std::to_string(r.http_status) + "."
+                                 : (r.timed_out ? "The request timed out." : "The network request failed.");
+  }
+  return body;
+}
+
+}  // namespace
+
+Engine::Engine(Database* db, const SyncConfig& config, std::span<const uint8_t, 32> seed)
+    : db_(db), sql_(db->handle()), config_(config), hlc_(0, config.max_drift_ms) {
+  for (int i = 0; i < 4; ++i) {
+    uint64_t v = 0;
+    for (int j = 0; j < 8; ++j) v = v << 8 | seed[i * 8 + j];
+    rng_[i] = v;
+  }
+  if (!(rng_[0] | rng_[1] | rng_[2] | rng_[3])) rng_[0] = 0x9e3779b97f4a7c15ull;  // xoshiro needs non-zero state
+  batch_limit_ = std::max<size_t>(1, config_.batch_size);
+  paused_ = config_.paused;
+}
+
+Engine::~Engine() {
+  sqlite3* db = db_->handle();
+  if (!db) return;
+  for (const auto& [name, t] : tables_) {
+    const std::string base = "_outpost_" + name;
+    (void)sql_.Exec("DROP TRIGGER IF EXISTS temp." + Quote(base + "_i") + ";DROP TRIGGER IF EXISTS temp." +
+                    Quote(base + "_u") + ";DROP TRIGGER IF EXISTS temp." + Quote(base + "_d"));
+  }
+  sql_.Clear();
+  for (const char* name : {"outpost_capture", "outpost_sync_state", "outpost_key"})
+    sqlite3_create_function_v2(db, name, -1, SQLITE_UTF8, nullptr, nullptr, nullptr, nullptr, nullptr);
+  sqlite3_rollback_hook(db, nullptr, nullptr);
+}
+
+void Engine::RandomBytes(uint8_t* out, size_t n) {
+  for (size_t i = 0; i < n; i += 8) {
+    // xoshiro256**
+    uint64_t result = Rotl(rng_[1] * 5, 7) * 9;
+    uint64_t t = rng_[1] << 17;
+    rng_[2] ^= rng_[0];
+    rng_[3] ^= rng_[1];
+    rng_[1] ^= rng_[2];
+    rng_[0] ^= rng_[3];
+    rng_[2] ^= t;
+    rng_[3] = Rotl(rng_[3], 45);
+    std::memcpy(out + i, &result, std::min<size_t>(8, n - i));
+  }
+}
+
+int64_t Engine::Jitter(int64_t max_ms) {
+  uint64_t r;
+  RandomBytes(reinterpret_cast<uint8_t*>(&r), sizeof r);
+  return max_ms <= 0 ? 0 : static_cast<int64_t>(r % static_cast<uint64_t>(max_ms + 1));
+}
+
+double Engine::Random01() { return static_cast<double>(Jitter(1'000'000)) / 1'000'001.0; }
+
+Status Engine::Init(int64_t now_ms) {
+  now_ms_ = now_ms;
+  if (db_->InTransaction())
+    return Status::Error("INVALID_STATE", "Start sync outside a transaction (the engine creates its tables).");
+  for (const auto& [name, t] : config_.tables) {
+    if (!protocol::IsIdentifier(name))
+      return Status::Error("INVALID_ARGUMENT", "sync.tables: \"" + name + "\" is not a valid table name.");
+    if (t.key.empty())
+      return Status::Error("INVALID_ARGUMENT", "sync.tables." + name + ".primaryKey: name the key column(s).");
+    TableInfo info;
+    info.name = name;
+    info.key = t.key;
+    info.policy = t.policy;
+    info.needs_base_version = t.policy.table == merge::Policy::kManual ||
+                              t.policy.table == merge::Policy::kFirstWriterWins;
+    for (const auto& [col, p] : t.policy.columns)
+      if (p == merge::Policy::kManual || p == merge::Policy::kFirstWriterWins) info.needs_base_version = true;
+    tables_[name] = std::move(info);
+  }
+  OUTPOST_RETURN_IF_ERROR(CreateSchema());
+  OUTPOST_RETURN_IF_ERROR(LoadState(now_ms));
+  OUTPOST_RETURN_IF_ERROR(RegisterFunctions());
+  OUTPOST_RETURN_IF_ERROR(InstallTriggers());
+  ConnectivityConfig cc;
+  cc.transitioning_ms = config_.transitioning_ms;
+  cc.heartbeat_online_ms = config_.heartbeat_online_ms;
+  cc.heartbeat_offline_min_ms = config_.heartbeat_offline_min_ms;
+  cc.heartbeat_offline_max_ms = config_.heartbeat_offline_max_ms;
+  cc.degraded_latency_ms = config_.degraded_latency_ms;
+  uint64_t seed;
+  RandomBytes(reinterpret_cast<uint8_t*>(&seed), sizeof seed);
+  link_.emplace(cc, now_ms, seed);
+  last_contact_ms_ = last_synced_at_ms_;
+  return Status::OK();
+}
+
+void Engine::SetTime(int64_t now_ms) {
+  now_ms_ = now_ms;
+  // Tracked tables created or altered since: (re)install their triggers before the next statement.
+  (void)MaybeReinstall();
+}
+
+void Engine::Emit(const std::string& name, const std::string& json) { events_.push_back(Event{name, json}); }
+
+SyncStatus Engine::GetStatus() const {
+  SyncStatus s;
+  s.connection = link_ ? link_->state() : Connectivity::kTransitioning;
+  s.uploading = push_.active;
+  s.downloading = pull_.active;
+  s.paused = paused_;
+  s.last_synced_at_ms = last_synced_at_ms_;
+  Stmt q = sql_("SELECT coalesce(sum(state IN (0, 1)), 0), coalesce(sum(state = 3), 0) FROM _outpost_outbox"
+                " WHERE state <> 2");
+  if (q.Step()) {
+    s.pending = q.Int(0);
+    s.failed = q.Int(1);
+  }
+  return s;
+}
+
+void Engine::EmitStatusIfChanged() {
+  SyncStatus s = GetStatus();
+  pj::Json j{{"connection", std::string(ConnectivityText(s.connection))},
+             {"uploading", s.uploading},
+             {"downloading", s.downloading},
+             {"paused", s.paused},
+             {"pending", s.pending},
+             {"failed", s.failed},
+             {"lastSyncedAt", s.last_synced_at_ms ? pj::Json(s.last_synced_at_ms) : pj::Json(nullptr)}};
+  std::string text = pj::Dump(j);
+  if (text == last_status_json_) return;
+  last_status_json_ = text;
+  Emit("status", text);
+}
+
+std::vector<Event> Engine::TakeEvents() {
+  EmitStatusIfChanged();
+  std::vector<Event> out;
+  out.swap(events_);
+  return out;
+}
+
+void Engine::OpFailedEvent(const OpRow& row, const std::string& code, const std::string& message) {
+  const auto& op = row.entry.op;
+  pj::Json j{{"id", op.id}, {"code", code}, {"message", message}};
+  if (op.is_row_op()) {
+    j["table"] = op.table;
+    j["key"] = pj::KeyToJson(op.key);
+  } else {
+    j["entity"] = op.entity;
+  }
+  Emit("op-failed", pj::Dump(j));
+}
+
+Status Engine::Enqueue(const CustomOperation& custom, int64_t now_ms, std::string* id) {
+  SetTime(now_ms);
+  protocol::Operation op;
+  op.kind = custom.kind;
+  op.priority = custom.priority;
+  op.entity = custom.entity.empty() ? custom.kind : custom.entity;
+  op.target = custom.target;
+  if (!custom.payload.empty()) {
+    pj::Json payload;
+    if (Status s = pj::Parse(custom.payload, protocol::Limits{}, &payload); !s.ok())
+      return Status::Error("INVALID_ARGUMENT", "payload: " + s.message());
+    op.payload = pj::Dump(payload);
+  }
+  op.hlc = Tick();
+  op.id = NewOpId(now_ms);
+  // The codec is the validator: what it would reject on the server is rejected here, before it is stored.
+  protocol::PushRequest probe{client_id_, {op}};
+  protocol::PushRequest decoded;
+  if (Status s = protocol::Decode(protocol::Encode(probe), protocol::Limits{}, &decoded); !s.ok()) {
+    std::string message = s.message();
+    if (message.rfind("ops[0].", 0) == 0) message = message.substr(7);
+    return Status::Error(s.code() == "TOO_LARGE" ? "TOO_LARGE" : "INVALID_ARGUMENT", message);
+  }
+  if (decoded.ops.size() != 1 || decoded.ops[0].is_row_op())
+    return Status::Error("INVALID_ARGUMENT", "kind: a custom operation needs a dotted lowercase kind, e.g. http.post.");
+  const bool own = !db_->InTransaction();
+  if (own) OUTPOST_RETURN_IF_ERROR(Begin());
+  Status s = InsertOp(op, "c:" + op.entity, "", now_ms);
+  if (s.ok() && own) s = SaveClocks();
+  if (own) {
+    if (!s.ok()) Rollback();
+    else s = Commit();
+  }
+  if (!s.ok()) return s;
+  *id = op.id;
+  return Status::OK();
+}
+
+Status Engine::Housekeeping(int64_t now_ms) {
+  if (push_.active && now_ms - push_.sent_ms >= config_.inflight_timeout_ms) {
+    link_->OnRequest(RequestOutcome::Failed(RequestOutcome::kTimeout), now_ms);
+    OUTPOST_RETURN_IF_ERROR(RequeueBatch(now_ms, std::nullopt, true, "The request got no answer in time."));
+  }
+  if (pull_.active && now_ms - pull_.sent_ms >= config_.inflight_timeout_ms) {
+    pull_ = {};
+    pull_retry_at_ms_ = now_ms;
+  }
+  if (heartbeat_.active && now_ms - heartbeat_.sent_ms >= config_.inflight_timeout_ms) heartbeat_ = {};
+  if (last_prune_ms_ < 0 || now_ms - last_prune_ms_ >= 60'000) {
+    last_prune_ms_ = now_ms;
+    OUTPOST_RETURN_IF_ERROR(Begin());
+    Stmt q = sql_("DELETE FROM _outpost_outbox WHERE state = 2 AND updated_ms < ?1");
+    Status s = q.Bind(1, now_ms - config_.done_retention_ms).Run();
+    if (s.ok()) s = SaveClocks();  // the greatest op id may just have been pruned
+    if (!s.ok()) {
+      Rollback();
+      return s;
+    }
+    OUTPOST_RETURN_IF_ERROR(Commit());
+  }
+  return Status::OK();
+}
+
+Action Engine::Next(int64_t now_ms) {
+  SetTime(now_ms);
+  Action action;
+  if (db_->InTransaction()) {
+    action.kind = Action::kWait;
+    action.wake_at_ms = now_ms + 50;
+    return action;
+  }
+  (void)Housekeeping(now_ms);
+  link_->Update(now_ms);
+  const bool can_send = link_->may_send() && !paused_ && token_;
+  if (can_send && !push_.active) {
+    Status s = ClaimBatch(now_ms, &action);
+    if (s.ok() && action.kind == Action::kPush) {
+      EmitStatusIfChanged();
+      return action;
+    }
+  }
+  const bool pull_due = pull_requested_ || (config_.pull_interval_ms > 0 && now_ms >= next_pull_ms_);
+  if (can_send && !pull_.active && now_ms >= pull_retry_at_ms_ && pull_due) {
+    protocol::PullRequest req;
+    req.client_id = client_id_;
+    req.cursor = cursor_;
+    req.limit = static_cast<int64_t>(std::max<size_t>(1, config_.pull_page_size));
+    req.scopes = config_.scopes;
+    pull_ = InFlight{true, ++next_request_id_, now_ms, {}, {}};
+    pull_requested_ = false;
+    action.kind = Action::kPull;
+    action.request_id = pull_.id;
+    action.body = protocol::Encode(req);
+    EmitStatusIfChanged();
+    return action;
+  }
+  if (!paused_ && !heartbeat_.active && !push_.active && !pull_.active && link_->NextProbeAt(now_ms) <= now_ms) {
+    heartbeat_ = InFlight{true, ++next_request_id_, now_ms, {}, {}};
+    action.kind = Action::kHeartbeat;
+    action.request_id = heartbeat_.id;
+    return action;
+  }
+  // Nothing now: when to look again.
+  int64_t wake = INT64_MAX;
+  auto consider = [&](int64_t t) {
+    if (t > 0) wake = std::min(wake, std::max(t, now_ms + 1));
+  };
+  if (can_send && !push_.active) {
+    Stmt q = sql_("SELECT min(next_attempt_ms) FROM _outpost_outbox WHERE state = 0");
+    if (q.Step() && !q.Null(0)) consider(std::max(q.Int(0), now_ms + 1));
+  }
+  if (can_send && !pull_.active) {
+    if (pull_requested_) consider(pull_retry_at_ms_);
+    else if (config_.pull_interval_ms > 0) consider(std::max(next_pull_ms_, pull_retry_at_ms_));
+  }
+  if (!paused_ && !heartbeat_.active) consider(link_->WakeAt(now_ms));
+  if (push_.active) consider(push_.sent_ms + config_.inflight_timeout_ms);
+  if (pull_.active) consider(pull_.sent_ms + config_.inflight_timeout_ms);
+  if (heartbeat_.active) consider(heartbeat_.sent_ms + config_.inflight_timeout_ms);
+  EmitStatusIfChanged();
+  if (wake == INT64_MAX) return action;  // kIdle: only a hint or a write wakes the engine
+  action.kind = Action::kWait;
+  action.wake_at_ms = wake;
+  return action;
+}
+
+Status Engine::ClaimBatch(int64_t now_ms, Action* action) {
+  std::vector<OpRow> rows;
+  const size_t limit = std::min(batch_limit_, protocol::Limits{}.max_ops);
+  OUTPOST_RETURN_IF_ERROR(ReadOps(
+      "state = 0 AND next_attempt_ms <= ?1 AND NOT EXISTS (SELECT 1 FROM _outpost_outbox p INDEXED BY"
+      " _outpost_outbox_entity WHERE"
+      " p.entity = _outpost_outbox.entity AND p.state IN (0, 1, 3) AND p.seq < _outpost_outbox.seq)"
+      " ORDER BY priority, seq",
+      {now_ms}, limit, &rows));
+  if (rows.empty()) return Status::OK();
+  protocol::PushRequest push;
+  push.client_id = client_id_;
+  for (const auto& row : rows) push.ops.push_back(row.entry.op);
+  std::string body = protocol::Encode(push);
+  while (body.size() > protocol::Limits{}.max_body_bytes && push.ops.size() > 1) {
+    push.ops.resize(push.ops.size() / 2);
+    rows.resize(push.ops.size());
+    body = protocol::Encode(push);
+  }
+  // Offline for longer than stale_after: say so before the first push (the app may want to warn).
+  if (last_contact_ms_ > 0 && now_ms - last_contact_ms_ > config_.stale_after_ms && !stale_reported_) {
+    stale_reported_ = true;
+    Emit("stale", pj::Dump(pj::Json{{"offlineMs", now_ms - last_contact_ms_},
+                                    {"pending", static_cast<int64_t>(GetStatus().pending)}}));
+  }
+  OUTPOST_RETURN_IF_ERROR(Begin());
+  InFlight req{true, 0, now_ms, {}, {}};
+  for (const auto& row : rows) {
+    Stmt q = sql_("UPDATE _outpost_outbox SET state = 1, attempts = attempts + 1, updated_ms = ?2 WHERE seq = ?1");
+    if (Status s = q.Bind(1, row.seq).Bind(2, now_ms).Run(); !s.ok()) {
+      Rollback();
+      return s;
+    }
+    req.seqs.push_back(row.seq);
+  }
+  if (Status s = SaveClocks(); !s.ok()) {
+    Rollback();
+    return s;
+  }
+  OUTPOST_RETURN_IF_ERROR(Commit());
+  req.id = ++next_request_id_;
+  req.push = std::move(push);
+  push_ = std::move(req);
+  action->kind = Action::kPush;
+  action->request_id = push_.id;
+  action->body = std::move(body);
+  return Status::OK();
+}
+
+namespace {
+std::string SeqList(const std::vector<int64_t>& seqs) {
+  std::string s;
+  for (int64_t seq : seqs) s += (s.empty() ? "" : ",") + std::to_string(seq);
+  return s;
+}
+}  // namespace
+
+Status Engine::RequeueBatch(int64_t now_ms, std::optional<int64_t> retry_after_ms, bool count_attempt,
+                            const std::string& reason) {
+  InFlight req = std::move(push_);
+  push_ = {};
+  if (req.seqs.empty()) return Status::OK();
+  std::vector<OpRow> rows;
+  OUTPOST_RETURN_IF_ERROR(ReadOps("state = 1 AND seq IN (" + SeqList(req.seqs) + ")", {}, req.seqs.size(), &rows));
+  OUTPOST_RETURN_IF_ERROR(Begin());
+  const size_t mark = events_.size();
+  Status s;
+  for (const auto& row : rows) {
+    int attempts = row.entry.attempts;  // sends so far, this one included
+    if (!count_attempt) {
+      Stmt q = sql_("UPDATE _outpost_outbox SET state = 0, attempts = max(attempts - 1, 0), next_attempt_ms = ?2,"
+                    " updated_ms = ?2 WHERE seq = ?1");
+      s = q.Bind(1, row.seq).Bind(2, now_ms + retry_after_ms.value_or(0)).Run();
+    } else if (config_.retry.max_attempts > 0 && attempts >= config_.retry.max_attempts) {
+      const std::string message = "Gave up after " + std::to_string(attempts) + " attempts: " + reason +
+                                  " Retry it when the server is reachable.";
+      s = SetState(row.seq, kFailedState, now_ms, 0, "RETRIES_EXHAUSTED", message);
+      if (s.ok()) OpFailedEvent(row, "RETRIES_EXHAUSTED", message);
+    } else {
+      const int64_t delay = RetryDelay(config_.retry, attempts, Random01(), retry_after_ms);
+      s = SetState(row.seq, kPendingState, now_ms, now_ms + delay, "", "");
+    }
+    if (!s.ok()) break;
+  }
+  if (s.ok()) s = Commit();
+  else Rollback();
+  if (!s.ok()) events_.resize(mark);
+  counts_valid_ = false;
+  return s;
+}
+
+Status Engine::FailBatch(int64_t now_ms, const std::string& code, const std::string& message) {
+  InFlight req = std::move(push_);
+  push_ = {};
+  std::vector<OpRow> rows;
+  OUTPOST_RETURN_IF_ERROR(ReadOps("state = 1 AND seq IN (" + SeqList(req.seqs) + ")", {}, req.seqs.size(), &rows));
+  OUTPOST_RETURN_IF_ERROR(Begin());
+  const size_t mark = events_.size();
+  Status s;
+  for (const auto& row : rows) {
+    s = SetState(row.seq, kFailedState, now_ms, 0, code, message);
+    if (!s.ok()) break;
+    OpFailedEvent(row, code, message);
+  }
+  if (s.ok()) s = Commit();
+  else Rollback();
+  if (!s.ok()) events_.resize(mark);
+  return s;
+}
+
+Status Engine::OnResult(int64_t request_id, const TransportResult& result, int64_t now_ms) {
+  if (db_->InTransaction())
+    return Status::Error("INVALID_STATE", "Deliver sync results after the open transaction has ended.");
+  now_ms_ = now_ms;
+  Status s;
+  if (push_.active && request_id == push_.id) s = OnPushResult(result, now_ms);
+  else if (pull_.active && request_id == pull_.id) s = OnPullResult(result, now_ms);
+  else if (heartbeat_.active && request_id == heartbeat_.id) OnHeartbeatResult(result, now_ms);
+  EmitStatusIfChanged();
+  return s;
+}
+
+// Feeds connectivity with what a request's result says about the link.
+void Engine::NoteContact(const TransportResult& r, int64_t now_ms, bool heartbeat) {
+  RequestOutcome outcome = RequestOutcome::Ok(r.latency_ms);
+  if (r.timed_out) outcome = RequestOutcome::Failed(RequestOutcome::kTimeout);
+  else if (r.http_status == 0) outcome = RequestOutcome::Failed(RequestOutcome::kNetworkError);
+  else if (r.http_status == 429 || r.http_status >= 500) outcome = RequestOutcome::Failed(RequestOutcome::kServerError);
+  if (heartbeat) link_->OnHeartbeat(outcome, now_ms);
+  else link_->OnRequest(outcome, now_ms);
+}
+
+Status Engine::OnPushResult(const TransportResult& result, int64_t now_ms) {
+  const size_t batch = push_.seqs.size();
+  NoteContact(result, now_ms, false);
+  switch (Classify(result)) {
+    case Verdict::kOk: {
+      protocol::PushResponse response;
+      Status s = protocol::Decode(result.body, protocol::Limits{}, &response);
+      if (s.ok()) s = protocol::CheckResultsMatch(push_.push, response);
+      if (!s.ok()) return RequeueBatch(now_ms, std::nullopt, true, "The server's answer did not match the batch.");
+      last_contact_ms_ = now_ms;
+      stale_reported_ = false;
+      return ApplyPushResponse(response, now_ms);
+    }
+    case Verdict::kRetry: {
+      const auto e = ErrorOf(result);
+      return RequeueBatch(now_ms, result.retry_after_ms, true, e.message);
+    }
+    case Verdict::kAuth: {
+      token_ = false;
+      if (!auth_reported_) {
+        auth_reported_ = true;
+        Emit("auth-required",
+             pj::Dump(pj::Json{{"status", result.http_status}, {"message", ErrorOf(result).message}}));
+      }
+      return RequeueBatch(now_ms, std::nullopt, false, "");
+    }
+    case Verdict::kTooLarge:
+      if (batch > 1) {
+        batch_limit_ = std::max<size_t>(1, batch / 2);
+        return RequeueBatch(now_ms, std::nullopt, false, "");
+      }
+      [[fallthrough]];
+    case Verdict::kPermanent: {
+      const auto e = ErrorOf(result);
+      return FailBatch(now_ms, e.code, e.message);
+    }
+  }
+  return Status::OK();
+}
+
+Status Engine::ApplyPushResponse(const protocol::PushResponse& response, int64_t now_ms) {
+  std::vector<OpRow> rows;
+  OUTPOST_RETURN_IF_ERROR(ReadOps("state = 1 AND seq IN (" + SeqList(push_.seqs) + ")", {}, push_.seqs.size(), &rows));
+  std::map<int64_t, const OpRow*> by_seq;
+  for (const auto& row : rows) by_seq[row.seq] = &row;
+  OUTPOST_RETURN_IF_ERROR(Begin());
+  const size_t mark = events_.size();
+  applying_ = true;
+  std::set<std::string> touched;  // tables whose rows took the server's values (conflicts)
+  Status s;
+  for (size_t i = 0; i < response.results.size() && s.ok(); ++i) {
+    auto it = by_seq.find(push_.seqs[i]);
+    if (it == by_seq.end()) continue;
+    const OpRow& row = *it->second;
+    const protocol::OpOutcome& outcome = response.results[i].outcome;  // for duplicates: the original's
+    switch (outcome.status) {
+      case protocol::OpStatus::kApplied:
+      case protocol::OpStatus::kDuplicate:
+        s = MarkAcknowledged(row, outcome.version);
+        break;
+      case protocol::OpStatus::kConflict:
+        s = ApplyConflict(row, outcome);
+        if (row.entry.op.is_row_op()) touched.insert(row.entry.op.table);
+        break;
+      case protocol::OpStatus::kRejected:
+        s = SetState(row.seq, kFailedState, now_ms, 0, outcome.code, outcome.message);
+        if (s.ok()) OpFailedEvent(row, outcome.code, outcome.message);
+        break;
+    }
+  }
+  if (s.ok()) s = SaveClocks();
+  applying_ = false;
+  if (s.ok()) s = Commit();
+  else Rollback();
+  if (!s.ok()) {
+    events_.resize(mark);
+    Status requeue = RequeueBatch(now_ms, std::nullopt, true, "The answer could not be applied: " + s.message());
+    return requeue.ok() ? s : requeue;
+  }
+  push_ = {};
+  counts_valid_ = false;
+  batch_limit_ = std::min(std::max<size_t>(1, config_.batch_size), batch_limit_ * 2);
+  pull_requested_ = true;  // a push round succeeded: see what else changed
+  if (!touched.empty()) {
+    pj::Json list = pj::Json::array();
+    for (const auto& t : touched) list.push_back(t);
+    Emit("change", pj::Dump(pj::Json{{"tables", list}}));
+  }
+  return Status::OK();
+}
+
+Status Engine::OnPullResult(const TransportResult& result, int64_t now_ms) {
+  pull_ = {};
+  NoteContact(result, now_ms, false);
+  const Verdict verdict = Classify(result);
+  protocol::PullResponse page;
+  Status decoded;
+  if (verdict == Verdict::kOk) {
+    protocol::Limits limits;
+    limits.max_page_size = std::max(limits.max_page_size, config_.pull_page_size);
+    decoded = protocol::Decode(result.body, limits, &page);
+  }
+  if (verdict == Verdict::kAuth) {
+    token_ = false;
+    if (!auth_reported_) {
+      auth_reported_ = true;
+      Emit("auth-required", pj::Dump(pj::Json{{"status", result.http_status}, {"message", ErrorOf(result).message}}));
+    }
+    pull_requested_ = true;
+    return Status::OK();
+  }
+  if (verdict != Verdict::kOk || !decoded.ok()) {
+    ++pull_attempts_;
+    pull_retry_at_ms_ = now_ms + RetryDelay(config_.retry, pull_attempts_, Random01(), result.retry_after_ms);
+    pull_requested_ = true;
+    return decoded;
+  }
+  last_contact_ms_ = now_ms;
+  pull_attempts_ = 0;
+  std::set<std::string> tables;
+  OUTPOST_RETURN_IF_ERROR(Begin());
+  const size_t mark = events_.size();
+  applying_ = true;
+  Status s = page.resync_required ? Resync(&tables) : ApplyPage(page, &tables);
+  if (s.ok()) s = SaveClocks();
+  applying_ = false;
+  if (s.ok()) s = Commit();
+  else Rollback();
+  if (!s.ok()) {
+    events_.resize(mark);
+    pull_retry_at_ms_ = now_ms + RetryDelay(config_.retry, ++pull_attempts_, Random01());
+    pull_requested_ = true;
+    return s;
+  }
+  if (!tables.empty()) {
+    pj::Json list = pj::Json::array();
+    for (const auto& t : tables) list.push_back(t);
+    Emit("change", pj::Dump(pj::Json{{"tables", list}}));
+  }
+  if (page.resync_required || page.has_more) {
+    pull_requested_ = true;
+    return Status::OK();
+  }
+  next_pull_ms_ = now_ms + config_.pull_interval_ms;
+  // Synced: the outbox is drained and a pull has completed.
+  SyncStatus status = GetStatus();
+  if (status.pending == 0) {
+    last_synced_at_ms_ = now_ms;
+    (void)SetMeta("last_synced_at", now_ms);
+    Emit("synced", pj::Dump(pj::Json{{"at", now_ms}}));
+  }
+  return Status::OK();
+}
+
+void Engine::OnHeartbeatResult(const TransportResult& result, int64_t now_ms) {
+  heartbeat_ = {};
+  protocol::HealthResponse health;
+  if (result.http_status == 200 && protocol::Decode(result.body, protocol::Limits{}, &health).ok()) {
+    NoteContact(result, now_ms, true);
+    if (health.server_time_ms > 0 && std::llabs(health.server_time_ms - now_ms) > config_.max_drift_ms)
+      Emit("clock-drift", pj::Dump(pj::Json{{"message", "The device clock differs from the server's by more than "
+                                                        "maxDriftMs; check the system time."},
+                                            {"serverTimeMs", health.server_time_ms},
+                                            {"deviceTimeMs", now_ms}}));
+  } else {
+    TransportResult failed = result;
+    if (failed.http_status > 0 && failed.http_status < 500) failed.http_status = 503;  // not a health answer
+    NoteContact(failed, now_ms, true);
+  }
+}
+
+void Engine::OnOnlineHint(bool online, int64_t now_ms) {
+  now_ms_ = now_ms;
+  link_->OnOnlineHint(online, now_ms);
+  if (online) pull_requested_ = true;
+}
+
+void Engine::SyncNow(int64_t now_ms) {
+  now_ms_ = now_ms;
+  Stmt q = sql_("UPDATE _outpost_outbox SET next_attempt_ms = ?1 WHERE state = 0 AND next_attempt_ms > ?1");
+  (void)q.Bind(1, now_ms).Run();
+  pull_requested_ = true;
+  pull_retry_at_ms_ = 0;
+  link_->ProbeNow(now_ms);
+}
+
+void Engine::SetPaused(bool paused) { paused_ = paused; }
+
+void Engine::SetToken(bool present) {
+  token_ = present;
+  if (present) auth_reported_ = false;
+}
+
+}  // namespace sync
+}  // namespace outpost

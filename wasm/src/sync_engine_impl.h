@@ -1,0 +1,203 @@
+// The SyncEngine implementation class, shared by the files that implement it: sql_util.h (statements),
+// outbox_store.cc (schema, meta, outbox rows), capture.cc (triggers and SQL functions), pull_apply.cc
+// (pulled pages and conflict results through outpost::merge), sync_engine.cc (Next/OnResult, lifecycle).
+// Internal to wasm/src.
+//
+// Invariants (beyond those of sync_engine.h):
+//  - Operation states are the integers of OpState (0 pending, 1 inflight, 2 done, 3 failed) in
+//    _outpost_outbox.state; `attempts` counts sends, so an op with attempts == 0 was never seen by a server
+//    and is the only kind later captures may be compacted into.
+//  - Row operations are ordered by `entity` = "r:" + table + ":" + canonical key JSON; custom ones by
+//    "c:" + entity. `seq` (rowid) is the order of recording; an op is eligible when it is the lowest-seq
+//    not-done op of its entity.
+//  - The HLC and the op-id generator state are written to _outpost_meta in every engine transaction, and at
+//    Open the greatest of the meta and every stored HLC/id is restored: anything issued and committed is
+//    never issued again.
+#ifndef OUTPOST_SRC_SYNC_ENGINE_IMPL_H_
+#define OUTPOST_SRC_SYNC_ENGINE_IMPL_H_
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "outpost/hlc.h"
+#include "outpost/op_id.h"
+#include "outpost/sync_engine.h"
+#include "sql_util.h"
+
+namespace outpost::sync {
+
+enum StateCode : int64_t { kPendingState = 0, kInflightState = 1, kDoneState = 2, kFailedState = 3 };
+
+struct TableInfo {
+  std::string name;
+  std::vector<std::string> key;      // key columns, config order
+  std::vector<std::string> columns;  // non-key columns, table order (known once the table exists)
+  merge::TablePolicy policy;
+  bool exists = false;
+  bool needs_base_version = false;  // has manual / first-writer-wins columns: base_version taken at capture
+};
+
+// A request the transport is performing.
+struct InFlight {
+  bool active = false;
+  int64_t id = 0;
+  int64_t sent_ms = 0;
+  std::vector<int64_t> seqs;  // push: the claimed outbox rows, in request order
+  protocol::PushRequest push;
+};
+
+// An outbox row as the engine reads it.
+struct OpRow {
+  int64_t seq = 0;
+  OutboxEntry entry;
+  std::string entity;
+  std::string key_text;
+};
+
+class Engine final : public SyncEngine {
+ public:
+  Engine(Database* db, const SyncConfig& config, std::span<const uint8_t, 32> seed);
+  ~Engine() override;
+
+  Status Init(int64_t now_ms);
+
+  // SyncEngine.
+  void SetTime(int64_t now_ms) override;
+  Status Enqueue(const CustomOperation& op, int64_t now_ms, std::string* id) override;
+  Action Next(int64_t now_ms) override;
+  Status OnResult(int64_t request_id, const TransportResult& result, int64_t now_ms) override;
+  void OnOnlineHint(bool online, int64_t now_ms) override;
+  void SyncNow(int64_t now_ms) override;
+  void SetPaused(bool paused) override;
+  void SetToken(bool present) override;
+  SyncStatus GetStatus() const override;
+  Status Stats(OutboxStats* out) override;
+  Status List(std::optional<OpState> state, size_t limit, std::vector<OutboxEntry>* out) override;
+  Status Retry(const std::string& id, int64_t now_ms) override;
+  Status Discard(const std::string& id, int64_t now_ms) override;
+  std::vector<Event> TakeEvents() override;
+  Status ListConflicts(std::string* json) override;
+  Status DropConflict(const std::string& id) override;
+
+  // capture.cc: called by the SQL functions.
+  void Capture(sqlite3_context* ctx, int argc, sqlite3_value** argv);
+  void SyncStateFunction(sqlite3_context* ctx, int argc, sqlite3_value** argv);
+  void KeyFunction(sqlite3_context* ctx, int argc, sqlite3_value** argv);
+  void OnRollback() { counts_valid_ = false; }
+
+ private:
+  // outbox_store.cc
+  Status CreateSchema();
+  Status LoadState(int64_t now_ms);  // meta, HLC, op ids, client id
+  Status GetMeta(const std::string& key, Value* out);
+  Status SetMeta(const std::string& key, const Value& value);
+  Status SaveClocks();  // HLC and last op id into meta (inside the caller's transaction)
+  Status InsertOp(const protocol::Operation& op, const std::string& entity, const std::string& key_text,
+                  int64_t now_ms);
+  Status ReadOps(const std::string& where, const std::vector<Value>& params, size_t limit,
+                 std::vector<OpRow>* out);
+  Status SetState(int64_t seq, StateCode state, int64_t now_ms, int64_t next_attempt_ms,
+                  const std::string& code, const std::string& message);
+  Status EnsureCounts();
+  Status CheckBounds(int64_t add_ops, int64_t add_bytes);
+  std::string NewOpId(int64_t now_ms);
+  HlcTimestamp Tick();  // a local HLC timestamp at now_ms_, noting drift
+  Status Begin();
+  Status Commit();
+  void Rollback();
+
+  // capture.cc
+  Status RegisterFunctions();
+  Status InstallTriggers();
+  Status MaybeReinstall();
+  Status RecordRowOp(const TableInfo& table, protocol::Operation op);
+
+  // pull_apply.cc
+  Status ApplyPage(const protocol::PullResponse& page, std::set<std::string>* tables);
+  // `received`: the change came from the server, its HLCs advance the clock.
+  Status ApplyChange(const TableInfo& table, const protocol::Change& change, bool received);
+  Status Resync(std::set<std::string>* tables);
+  Status RecomputeCounters(const TableInfo& table, const protocol::Key& key, const std::string& key_text);
+  Status ApplyConflict(const OpRow& op, const protocol::OpOutcome& outcome);
+  Status MarkAcknowledged(const OpRow& op, int64_t version);
+
+  // sync_engine.cc
+  Status ClaimBatch(int64_t now_ms, Action* action);
+  Status OnPushResult(const TransportResult& result, int64_t now_ms);
+  Status OnPullResult(const TransportResult& result, int64_t now_ms);
+  void OnHeartbeatResult(const TransportResult& result, int64_t now_ms);
+  Status ApplyPushResponse(const protocol::PushResponse& response, int64_t now_ms);
+  Status RequeueBatch(int64_t now_ms, std::optional<int64_t> retry_after_ms, bool count_attempt,
+                      const std::string& reason);
+  Status FailBatch(int64_t now_ms, const std::string& code, const std::string& message);
+  Status Housekeeping(int64_t now_ms);
+  void Emit(const std::string& name, const std::string& json);
+  void EmitStatusIfChanged();
+  void OpFailedEvent(const OpRow& op, const std::string& code, const std::string& message);
+  int64_t Jitter(int64_t max_ms);  // uniform in [0, max_ms]
+  double Random01();                // uniform in [0, 1)
+  void NoteContact(const TransportResult& result, int64_t now_ms, bool heartbeat);
+  void RandomBytes(uint8_t* out, size_t n);
+
+  const TableInfo* FindTable(const std::string& name) const;
+  std::string EntityFor(const std::string& table, const std::string& key_text) const {
+    return "r:" + table + ":" + key_text;
+  }
+
+  Database* db_;
+  mutable SqlCache sql_;  // mutable: GetStatus() counts rows
+  SyncConfig config_;
+  std::map<std::string, TableInfo> tables_;
+  Hlc hlc_;
+  OpIdGenerator ids_;
+  std::string last_op_id_;
+  std::string client_id_;
+  uint64_t rng_[4];  // xoshiro256** state from the seed
+  int64_t now_ms_ = 0;
+  bool applying_ = false;  // the engine writes tracked tables: no capture
+  int64_t schema_version_ = -1;
+  bool clock_drift_reported_ = false;
+
+  // Outbox size cache (ops and bytes not done); invalid after a rollback or an engine write.
+  bool counts_valid_ = false;
+  int64_t count_ops_ = 0, count_bytes_ = 0;
+  mutable SyncStatus status_;
+  mutable std::string last_status_json_;
+
+  // Transport state.
+  int64_t next_request_id_ = 0;
+  InFlight push_, pull_, heartbeat_;
+  std::optional<ConnectivityMonitor> link_;  // created at Init (needs the time)
+  bool paused_ = false;
+  bool token_ = true;
+  bool auth_reported_ = false;
+  bool pull_requested_ = true;  // pull at start
+  int64_t next_pull_ms_ = 0;
+  int64_t pull_retry_at_ms_ = 0;
+  int pull_attempts_ = 0;
+  std::string cursor_;
+  size_t batch_limit_ = 0;  // current batch size (halved on 413)
+  int64_t last_prune_ms_ = -1;
+  bool stale_reported_ = false;
+  int64_t last_contact_ms_ = 0;  // last successful push or pull (persisted as last_synced_at across restarts)
+  bool drained_since_pull_ = false;
+  int64_t last_synced_at_ms_ = 0;
+
+  std::vector<Event> events_;
+};
+
+// The canonical text of a key: compact JSON object, keys sorted (the protocol's form).
+std::string KeyText(const protocol::Key& key);
+Status ParseKeyText(const std::string& text, protocol::Key* key);
+std::string ColumnsText(const protocol::Columns& columns);
+Status ParseColumnsText(const std::string& text, protocol::Columns* columns);
+std::string ValueJson(const Value& v);
+
+}  // namespace outpost::sync
+
+#endif  // OUTPOST_SRC_SYNC_ENGINE_IMPL_H_
