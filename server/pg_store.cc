@@ -235,7 +235,7 @@ class PgStore final : public Store {
               protocol::PushResponse* response) override {
     Status s = RunTransaction("push", [&](pqxx::connection& c) {
       pqxx::work txn(c);
-      txn.exec_params("SELECT pg_advisory_xact_lock($1)", kPushLock);
+      LockPushes(&txn);
       PgPushTxn primitives(&txn);
       OUTPOST_RETURN_IF_ERROR(core::RunPush(schema_, options_, who, request, now_ms, &primitives, response));
       txn.commit();
@@ -260,7 +260,7 @@ class PgStore final : public Store {
     const int64_t before = now_ms - options_.tombstone_retention_ms;
     return RunTransaction("prune", [&](pqxx::connection& c) {
       pqxx::work txn(c);
-      txn.exec_params("SELECT pg_advisory_xact_lock($1)", kPushLock);
+      LockPushes(&txn);
       txn.exec_params(
           "WITH pruned AS (DELETE FROM outpost_rows WHERE deleted AND changed_ms < $1 RETURNING version) "
           "UPDATE outpost_meta SET value = greatest(value, (SELECT coalesce(max(version), 0) FROM pruned)) "
@@ -289,6 +289,13 @@ class PgStore final : public Store {
   }
 
  private:
+  // Takes the push lock (see the top of this file), waiting at most busy_timeout_ms for it: a process stuck
+  // holding it then costs other pushers an UNAVAILABLE (retried by clients), not a hung request.
+  void LockPushes(pqxx::work* txn) {
+    txn->exec_params("SELECT set_config('lock_timeout', $1, true)", std::to_string(options_.busy_timeout_ms) + "ms");
+    txn->exec_params("SELECT pg_advisory_xact_lock($1)", kPushLock);
+  }
+
   // Runs `body` on a pooled connection and turns libpqxx exceptions into Statuses (none leave the store).
   // Transient failures are retried up to options_.max_retries times; a broken connection is replaced.
   template <typename Body>
@@ -315,6 +322,11 @@ class PgStore final : public Store {
         last = Unavailable(what, e.what());  // serialization failure or deadlock: retry
       } catch (const pqxx::sql_error& e) {
         Release(std::move(conn));
+        // Lock timeout, statement cancelled, out of resources, shutting down: the store is busy, not broken.
+        const std::string& state = e.sqlstate();
+        if (state == "55P03" || state == "57014" || state.rfind("53", 0) == 0 || state.rfind("57P", 0) == 0) {
+          return Unavailable(what, e.what());
+        }
         return Status::Error("INTERNAL",
                              std::string("PostgreSQL store, ") + what + ": " + e.what() + " (SQLSTATE " + e.sqlstate() +
                                  "); check the server log.",

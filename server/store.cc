@@ -29,10 +29,18 @@ Status Corrupt(const std::string& what, const Status& s) {
                                        "); the store was modified outside outpost-server or is corrupt.");
 }
 
+constexpr const char* kPlaceholderId = "00000000-0000-7000-8000-000000000000";
+
+// Messages stay within the protocol's limit, so every logged outcome decodes again on a replay.
 OpOutcome Rejected(std::string code, std::string message) {
   OpOutcome o;
   o.status = OpStatus::kRejected;
   o.code = std::move(code);
+  if (message.size() > protocol::kMaxMessageLength) {
+    size_t cut = protocol::kMaxMessageLength - 3;
+    while (cut > 0 && (static_cast<unsigned char>(message[cut]) & 0xC0) == 0x80) --cut;  // not mid-character
+    message = message.substr(0, cut) + "...";
+  }
   o.message = std::move(message);
   return o;
 }
@@ -261,7 +269,7 @@ Status RunPush(const Schema& schema, const StoreOptions& options, const Principa
       continue;
     }
     r.outcome = applier.Apply(op, &writes);
-    writes.ops.push_back({op.id, request.client_id, who.user, EncodeOutcome(op.id, r.outcome), now_ms});
+    writes.ops.push_back({op.id, request.client_id, who.user, EncodeOutcome(r.outcome), now_ms});
     logged[op.id] = {who.user, r.outcome};  // a repeated id later in the same batch is a duplicate
     response->results.push_back(std::move(r));
   }
@@ -399,15 +407,30 @@ std::string EncodeHlc(const HlcTimestamp& ts) { return Hlc::Encode(ts); }
 
 Status DecodeHlc(const std::string& text, HlcTimestamp* ts) { return Hlc::Decode(text, ts); }
 
-std::string EncodeOutcome(const std::string& id, const protocol::OpOutcome& outcome) {
+// The op log keeps the result object without its id ({"status": "applied", "version": 5}): the protocol's
+// own encoding of an outcome, so a replay answers byte for byte what the first delivery did. Decoding puts
+// a placeholder id back to reuse the protocol decoder's checks.
+std::string EncodeOutcome(const protocol::OpOutcome& outcome) {
   protocol::PushResponse r;
-  r.results.push_back({id, false, outcome});
-  return protocol::Encode(r);
+  r.results.push_back({kPlaceholderId, false, outcome});
+  Json j;
+  if (!protocol::json::Parse(protocol::Encode(r), StoredDataLimits(), &j).ok()) return "{}";
+  Json result = j["results"][0];
+  result.erase("id");
+  return protocol::json::Dump(result);
 }
 
 Status DecodeOutcome(const std::string& text, protocol::OpOutcome* outcome) {
+  Json result;
+  if (Status s = protocol::json::Parse(text, StoredDataLimits(), &result); !s.ok()) return Corrupt("op outcome", s);
+  if (!result.is_object()) return Corrupt("op outcome", Status::Error("INVALID_ARGUMENT", "expected an object"));
+  result["id"] = kPlaceholderId;
+  Json wrapped = protocol::json::Versioned();
+  wrapped["results"] = Json::array({result});
   protocol::PushResponse r;
-  if (Status s = protocol::Decode(text, StoredDataLimits(), &r); !s.ok()) return Corrupt("op outcome", s);
+  if (Status s = protocol::Decode(protocol::json::Dump(wrapped), StoredDataLimits(), &r); !s.ok()) {
+    return Corrupt("op outcome", s);
+  }
   if (r.results.size() != 1 || r.results[0].duplicate) {
     return Corrupt("op outcome", Status::Error("INVALID_ARGUMENT", "expected one original result"));
   }

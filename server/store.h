@@ -55,7 +55,7 @@ struct Principal {
 struct StoreOptions {
   int64_t tombstone_retention_ms = 30LL * 24 * 3600 * 1000;
   int64_t max_drift_ms = 5 * 60 * 1000;  // HLCs further ahead of the server clock are rejected CLOCK_DRIFT
-  int busy_timeout_ms = 10000;           // sqlite: how long a push waits for another writer's lock
+  int busy_timeout_ms = 10000;           // how long a push waits for another writer's lock, then UNAVAILABLE
   int max_connections = 4;               // postgresql: connections per Store (one per concurrent request)
   int max_retries = 5;                   // postgresql: attempts after a serialization failure or deadlock
 };

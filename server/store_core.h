@@ -135,7 +135,7 @@ Status DecodeColumns(const std::string& text, std::map<std::string, merge::Colum
 std::string EncodeStringList(const std::vector<std::string>& list);  // a JSON array of strings
 std::string EncodeHlc(const HlcTimestamp& ts);
 Status DecodeHlc(const std::string& text, HlcTimestamp* ts);
-std::string EncodeOutcome(const std::string& id, const protocol::OpOutcome& outcome);
+std::string EncodeOutcome(const protocol::OpOutcome& outcome);
 Status DecodeOutcome(const std::string& text, protocol::OpOutcome* outcome);
 
 // The store's tables, identical in both backends (types differ only where SQL dialects must).
