@@ -1,0 +1,368 @@
+// The project's main evidence (issue 7): sync keeps its promises on a satellite link, in a tunnel and through
+// crashes. Real outpost-server, a seeded lossy proxy in front of it (e2e/net/lossy-proxy.mjs), CDP network
+// profiles on every target that makes requests (e2e/net/profiles.js), crashes of the worker, the renderer and
+// the whole browser at the points where a promise could be broken, server faults and restarts, and one oracle
+// (e2e/net/oracle.js) after the network settles: acknowledged writes are on the server exactly once, in
+// per-entity order, every device equals the server, nothing failed that the scenario did not break on
+// purpose, and every SQLite file is intact.
+//
+// Seeds: CI runs CI_SEEDS and, for the crash matrix, one crash kind per crash point (rotating with the seed).
+// The full run (docs/testing.md): OUTPOST_E2E_SEEDS=1-10 OUTPOST_E2E_FULL=1 npx playwright test e2e/network.spec.js
+// A failure prints its seed, timeline, fault schedule and flap phases; OUTPOST_E2E_SEED=<seed> replays it.
+import { test as base, expect } from '@playwright/test';
+import { CRASH_KINDS, Device, waitFor } from './net/device.js';
+import { FAULT_KINDS, LossyProxy } from './net/lossy-proxy.mjs';
+import { PROFILES } from './net/profiles.js';
+import { storeQuery } from './net/oracle.js';
+import { seedsFromEnv } from './net/random.js';
+import { Run } from './net/run.js';
+import { ServerWriter } from './net/server-writer.js';
+
+const CI_SEEDS = [1];
+const SEEDS = seedsFromEnv(CI_SEEDS);
+const FULL = process.env.OUTPOST_E2E_FULL === '1';
+const ENTITIES = ['r-a', 'r-b', 'r-c', 'r-d', 'r-e'];
+const CRASH_POINTS = ['open-transaction', 'commit-unacked', 'push-in-flight', 'pull-applying'];
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+const test = base.extend({
+  /** net(seed, options) starts a Run; on failure its reproduction recipe is printed and attached. */
+  net: async ({}, use, testInfo) => {
+    const runs = [];
+    await use(async (seed, options) => {
+      const run = new Run(seed, options);
+      runs.push(run);
+      return run.start();
+    });
+    if (testInfo.status !== testInfo.expectedStatus) {
+      for (const run of runs) {
+        const recipe = run.describe();
+        console.error(`\n--- ${testInfo.title}: reproduce with ---\n${recipe}\n`);
+        await testInfo.attach('reproduce', { body: recipe, contentType: 'text/plain' });
+      }
+    }
+    for (const run of runs) await run.dispose();
+  },
+});
+
+/** Lets a device sync under its current profile for a while (no assertion: settling comes after). */
+async function syncUnderProfile(device, { atMostMs }) {
+  const deadline = Date.now() + atMostMs;
+  while (Date.now() < deadline) {
+    const stats = await device.call('outbox.stats');
+    if (stats.pending + stats.inflight === 0) return;
+    await sleep(250);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The instruments themselves: if they do not do what they claim, nothing below proves anything.
+
+test.describe('instruments', () => {
+  test('a profile reaches the page, its dedicated worker and the service worker; offline cuts all three', async ({ net }) => {
+    test.setTimeout(60_000);
+    const run = await net(SEEDS[0]);
+    const device = new Device({ name: 'probe', origin: run.proxy.url, token: '' });
+    run.devices.push(device);
+    await device.launch();
+    await device.page.evaluate(async () => {
+      const reg = await navigator.serviceWorker.register('/e2e/net/sw-probe.js', { scope: '/e2e/net/' });
+      const sw = reg.installing ?? reg.waiting ?? reg.active;
+      if (sw.state !== 'activated') {
+        await new Promise((r) => sw.addEventListener('statechange', () => sw.state === 'activated' && r()));
+      }
+    });
+    const probe = () =>
+      device.page.evaluate(async (url) => {
+        const timed = async (f) => {
+          const t0 = performance.now();
+          try {
+            await f();
+            return { ms: performance.now() - t0 };
+          } catch (e) {
+            return { error: String(e) };
+          }
+        };
+        const page = await timed(async () => (await fetch(url, { cache: 'no-store' })).text());
+        const worker = new Worker(
+          URL.createObjectURL(new Blob([`onmessage = async (e) => { const t0 = performance.now();
+            try { await (await fetch(e.data, { cache: 'no-store' })).text(); postMessage({ ms: performance.now() - t0 }); }
+            catch (err) { postMessage({ error: String(err) }); } };`])),
+        );
+        const dedicated = await new Promise((r) => {
+          worker.onmessage = (e) => r(e.data);
+          worker.postMessage(url);
+        });
+        worker.terminate();
+        const reg = await navigator.serviceWorker.getRegistration('/e2e/net/');
+        const service = await new Promise((r) => {
+          navigator.serviceWorker.addEventListener('message', (e) => r(e.data), { once: true });
+          reg.active.postMessage({ id: 1, url });
+        });
+        return { page, dedicated, service };
+      }, `${run.proxy.url}/sync/v1/health`);
+
+    await device.shaper.apply('satellite');
+    expect(device.shaper.workers.size, 'the service worker target was found and attached').toBe(1);
+    const slow = await probe();
+    // Emulated latency is a floor Chromium enforces, not a measurement: every fetch waits at least the RTT.
+    for (const where of ['page', 'dedicated', 'service']) {
+      expect(slow[where].error, where).toBeUndefined();
+      expect(slow[where].ms, `${where} fetch under the satellite profile`).toBeGreaterThanOrEqual(PROFILES.satellite.latencyMs * 0.95);
+    }
+    const healthBefore = run.server.requests().filter((r) => r.path === '/sync/v1/health').length;
+    await device.shaper.setOffline(true);
+    const cut = await probe();
+    for (const where of ['page', 'dedicated', 'service']) expect(cut[where].error, `${where} fetch while offline`).toMatch(/Failed to fetch/);
+    expect(run.server.requests().filter((r) => r.path === '/sync/v1/health').length).toBe(healthBefore);
+    await device.shaper.reset();
+    const back = await probe();
+    for (const where of ['page', 'dedicated', 'service']) expect(back[where].error, `${where} fetch after reset`).toBeUndefined();
+  });
+
+  test('the lossy proxy: each fault does what it says, and the schedule follows the seed', async ({ net }) => {
+    const run = await net(SEEDS[0], { clientTimeoutMs: 300 });
+    const proxy = run.proxy;
+    proxy.delayMs = [20, 60];
+    const writer = new ServerWriter(run.server, 'wire', proxy.url);
+    const loggedOps = () => new Set(storeQuery(run.server.storePath, 'SELECT op_id FROM outpost_oplog').map((r) => r.op_id));
+    const attempt = async () => {
+      const { ops } = writer.recordOps([`w-${writer.seq + 1}`]);
+      let outcome;
+      try {
+        const { status } = await writer.send(ops, { timeoutMs: 300 });
+        outcome = status;
+      } catch (error) {
+        outcome = 'network-error';
+      }
+      return { outcome, ids: ops.map((o) => o.id), fault: proxy.log.at(-1).fault };
+    };
+    // Faults that reach the server (the batch is applied) and faults that do not.
+    const expected = {
+      'drop-request': ['network-error', false],
+      delay: [200, true],
+      'http-500': [500, false],
+      'http-503': [503, false],
+      'http-429': [429, false],
+      'lose-response': ['network-error', true],
+      'truncate-response': ['network-error', true],
+      'slow-response': ['network-error', true],
+    };
+    expect(Object.keys(expected).sort()).toEqual([...FAULT_KINDS].sort());
+    for (const kind of FAULT_KINDS) {
+      proxy.configure({ share: 1, mix: { [kind]: 1 } });
+      const { outcome, ids, fault } = await attempt();
+      expect(fault).toBe(kind);
+      expect(outcome, `client outcome of ${kind}`).toBe(expected[kind][0]);
+      await sleep(kind === 'slow-response' ? 1200 : 0); // the held answer is written (to nobody) before we look
+      const logged = loggedOps();
+      expect(ids.every((id) => logged.has(id)), `server applied the batch under ${kind}`).toBe(expected[kind][1]);
+    }
+    expect(proxy.schedule().length).toBe(FAULT_KINDS.length);
+
+    // The same seed and request sequence give the same faults; the draws do not depend on timing.
+    const sequence = async (seed) => {
+      const p = await new LossyProxy({ upstream: run.server.url, seed, share: 0.5, clientTimeoutMs: 300, delayMs: [1, 5] }).start();
+      const w = new ServerWriter(run.server, 'wire', p.url);
+      w.seq = 1000 + seed * 100;
+      for (let i = 0; i < 24; i++) {
+        const { ops } = w.recordOps([`s-${seed}-${i}`]);
+        await w.send(ops, { timeoutMs: 300 }).catch(() => {});
+      }
+      await p.close();
+      return p.log.map((c) => c.fault);
+    };
+    const a = await sequence(run.seed);
+    expect(await sequence(run.seed)).toEqual(a);
+    expect(a.some(Boolean)).toBe(true);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// One device through each profile.
+
+for (const seed of SEEDS) {
+  test.describe(`seed ${seed}`, () => {
+    for (const profile of ['fast', '3g', 'satellite', 'flapping']) {
+      test(`one device writes through the ${profile} profile`, async ({ net }) => {
+        test.setTimeout(120_000);
+        const run = await net(seed);
+        const device = await run.device('solo');
+        await run.profile(device, profile);
+        if (profile === 'flapping') device.shaper.startFlapping(run.random.fork('flap'), PROFILES.flapping.flap);
+        await device.startWriter(run.plan(device, 40, ENTITIES), 100);
+        const stopped = await device.writerDone;
+        expect(stopped.error, 'the writer ran to the end').toBeNull();
+        await syncUnderProfile(device, { atMostMs: profile === 'flapping' ? 12_000 : 20_000 });
+        run.note(`${profile} phase over`);
+        expect(await run.verify(), run.describe()).toEqual([]);
+      });
+    }
+
+    // -------------------------------------------------------------------------------------------------------
+    // Crashes at the points where a promise could break, with each crash kind.
+
+    CRASH_POINTS.forEach((point, i) => {
+      const kinds = FULL ? CRASH_KINDS : [CRASH_KINDS[(i + seed) % CRASH_KINDS.length]];
+      for (const kind of kinds) {
+        test(`crash by ${kind} ${point.replace('-', ' ')}`, async ({ net }) => {
+          test.setTimeout(120_000);
+          const run = await net(seed);
+          const others = [];
+          let device;
+          if (point === 'pull-applying') {
+            // A store big enough that applying a pulled page takes a while; the crash follows its delivery.
+            const seeder = new ServerWriter(run.server);
+            await seeder.writeRecords(Array.from({ length: 3000 }, (_, n) => `seed-${n}`));
+            others.push(seeder);
+            const page = run.random.int(1, 2);
+            let pages = 0;
+            const delivered = run.proxy.intercept({ stage: 'responded', endpoint: 'pull', hold: false, when: (c) => c.bodyDown > 20_000 && ++pages === page });
+            device = await run.device('crashy');
+            const ctx = await delivered.reached;
+            await run.crash(device, kind, `after pull request #${ctx.n} (${ctx.bodyDown} bytes) was delivered`);
+          } else {
+            device = await run.device('crashy');
+            await device.startWriter(run.plan(device, 5, ENTITIES));
+            await device.writerDone;
+            await device.drain();
+            if (point === 'open-transaction') {
+              const [w] = run.plan(device, 1, ENTITIES);
+              await device.holdOpen(w);
+              await waitFor(() => device.inTransaction.length === 1, { what: 'the held transaction' });
+              await run.crash(device, kind, `inside the transaction of write ${w.seq}`);
+            } else if (point === 'commit-unacked') {
+              const burst = run.plan(device, 12, ENTITIES);
+              const after = run.random.int(1, 6);
+              const before = device.committed.length;
+              await device.burst(burst);
+              await waitFor(() => device.committed.length - before >= after, { what: `${after} commits` });
+              await run.crash(device, kind, `after ${device.committed.length - before} of 12 queued commits were acknowledged`);
+            } else if (point === 'push-in-flight') {
+              const forward = run.random() < 0.5;
+              const held = run.proxy.intercept({ stage: 'request', endpoint: 'push' });
+              await device.startWriter(run.plan(device, 6, ENTITIES), 20);
+              const ctx = await held.reached;
+              await run.crash(device, kind, `while push #${ctx.n} (${ctx.ops} ops) is held at the proxy`);
+              held.release({ drop: !forward });
+              run.note(forward ? 'held push forwarded: the server applies it, the answer goes nowhere' : 'held push dropped');
+            }
+          }
+          await run.recover(device, kind);
+          await device.startWriter(run.plan(device, 4, ENTITIES));
+          expect((await device.writerDone).error).toBeNull();
+          expect(await run.verify({ others }), run.describe()).toEqual([]);
+        });
+      }
+    });
+
+    // -------------------------------------------------------------------------------------------------------
+    // Server faults.
+
+    test('server 500, 503 + Retry-After, 429, answers past the timeout, and a restart mid-run', async ({ net }) => {
+      test.setTimeout(150_000);
+      const run = await net(seed);
+      const device = await run.device('solo');
+      await run.profile(device, '3g');
+      await device.startWriter(run.plan(device, 60, ENTITIES), 150);
+      for (const kind of ['http-500', 'http-503', 'http-429', 'slow-response']) {
+        run.proxy.configure({ share: 1, mix: { [kind]: 1 } });
+        run.note(`every sync request answered ${kind}`);
+        await sleep(kind === 'slow-response' ? 6000 : 2500);
+      }
+      run.proxy.configure({ share: 0 });
+      run.note('faults off');
+      await sleep(run.random.int(500, 2000));
+      await run.restartServer({ downMs: run.random.int(1000, 3000), kill: run.random() < 0.5 });
+      expect((await device.writerDone).error).toBeNull();
+      const problems = await run.verify();
+      // Retry-After is a floor: no request to the same endpoint before it passed.
+      for (const c of run.proxy.log.filter((x) => x.retryAfter)) {
+        const next = run.proxy.log.find((x) => x.n > c.n && x.device === c.device && x.endpoint === c.endpoint);
+        if (next && next.atMs < c.atMs + Number(c.retryAfter) * 1000 - 50) {
+          problems.push(`request #${next.n} came ${next.atMs - c.atMs} ms after #${c.n}'s Retry-After ${c.retryAfter}`);
+        }
+      }
+      for (const kind of ['http-500', 'http-503', 'http-429', 'slow-response']) {
+        if (!run.proxy.log.some((c) => c.fault === kind)) problems.push(`no request met ${kind}: the phase proved nothing`);
+      }
+      expect(problems, run.describe()).toEqual([]);
+    });
+
+    // -------------------------------------------------------------------------------------------------------
+    // Several devices.
+
+    test('three devices edit overlapping records with different offline periods', async ({ net }) => {
+      test.setTimeout(180_000);
+      const run = await net(seed);
+      const devices = [await run.device('alpha'), await run.device('bravo'), await run.device('charlie')];
+      const profiles = ['3g', 'satellite', 'flapping'];
+      for (const [i, d] of devices.entries()) await d.shaper.apply(profiles[i]);
+      run.proxy.configure({ share: PROFILES.satellite.share });
+      run.note('alpha 3g, bravo satellite, charlie flapping; proxy share 15%');
+      devices[2].shaper.startFlapping(run.random.fork('flap'), PROFILES.flapping.flap);
+      const offline = devices.slice(0, 2).map(async (d) => {
+        await sleep(run.random.int(0, 3000));
+        await d.shaper.setOffline(true);
+        const forMs = run.random.int(2000, 8000);
+        run.note(`${d.name} offline for ${forMs}ms`);
+        await sleep(forMs);
+        await d.shaper.setOffline(false);
+        run.note(`${d.name} online`);
+      });
+      for (const d of devices) await d.startWriter(run.plan(d, 30, ENTITIES), 150);
+      for (const d of devices) expect((await d.writerDone).error).toBeNull();
+      await Promise.all(offline);
+      await devices[2].shaper.stopFlapping();
+      expect(await run.verify({ timeoutMs: 120_000 }), run.describe()).toEqual([]);
+    });
+
+    test('a long offline period: hundreds of writes, deletes pruned meanwhile, then one large push', async ({ net }) => {
+      test.setTimeout(150_000);
+      // Tombstones are kept 2 s instead of 30 days: the device's cursor falls behind the pruned history, as
+      // after weeks offline, so it must resync (the server answers resync-required) while pushing its backlog.
+      const run = await net(seed, { serverArgs: ['--tombstone-retention', '2s'] });
+      const seeder = new ServerWriter(run.server);
+      const seeded = Array.from({ length: 40 }, (_, n) => `seed-${n}`);
+      await seeder.writeRecords(seeded);
+      const device = await run.device('nomad');
+      await device.drain();
+      await device.shaper.setOffline(true);
+      run.note('nomad offline');
+      const plan = run.plan(device, 300, [...ENTITIES, ...seeded.slice(20)]);
+      await device.burst(plan.slice(0, 200));
+      await waitFor(() => device.committed.length >= 200, { what: '200 offline commits', timeoutMs: 60_000 });
+      const doomed = seeded.slice(0, 20);
+      await seeder.deleteRecords(doomed);
+      run.note(`server deleted ${doomed.length} records the device holds; waiting for their tombstones to be pruned`);
+      await sleep(3500);
+      await device.startWriter(plan.slice(200), 10);
+      expect((await device.writerDone).error).toBeNull();
+      await run.profile(device, 'satellite');
+      await device.shaper.setOffline(false);
+      run.note('nomad back online on satellite');
+      await syncUnderProfile(device, { atMostMs: 30_000 });
+      expect(await run.verify({ others: [seeder] }), run.describe()).toEqual([]);
+    });
+
+    test('a reconnect storm: three devices come back at once to a rate-limited server', async ({ net }) => {
+      test.setTimeout(180_000);
+      const run = await net(seed, { serverArgs: ['--rate-limit', '4', '--rate-burst', '4'] });
+      const devices = [await run.device('delta'), await run.device('echo'), await run.device('foxtrot')];
+      for (const d of devices) await d.shaper.setOffline(true);
+      run.note('all offline');
+      for (const d of devices) {
+        const before = d.committed.length;
+        await d.burst(run.plan(d, 80, ENTITIES));
+        await waitFor(() => d.committed.length - before >= 80, { what: `${d.name}'s offline writes`, timeoutMs: 60_000 });
+      }
+      run.proxy.configure({ share: 0.05 });
+      await Promise.all(devices.map((d) => d.shaper.setOffline(false)));
+      run.note('all online at once; proxy share 5%');
+      await Promise.all(devices.map((d) => syncUnderProfile(d, { atMostMs: 30_000 })));
+      const problems = await run.verify({ timeoutMs: 120_000 });
+      expect(problems, run.describe()).toEqual([]);
+    });
+  });
+}
