@@ -299,6 +299,8 @@ TEST_P(StoreTest, ReplayIsDuplicateWithOriginalOutcomeAndChangesNothing) {
   EXPECT_EQ(first.results[4].outcome.version, 4);  // custom ops take a version too
   std::string cursor;
   const std::vector<Change> before = PullAll(kAlice, &cursor);
+  ASSERT_EQ(before.size(), 1u);  // r1's tombstone; custom operations are never pulled
+  EXPECT_TRUE(before[0].deleted);
   const auto counts_before = Counts();
   EXPECT_EQ(counts_before.at("custom_ops"), 1);
 
@@ -761,6 +763,53 @@ TEST_P(StoreTest, InjectionShapedValuesAreStoredVerbatim) {
   PushResponse update = Push(kAlice, Batch({Upsert("records", K(nasty_id), {{"quantity", I(-1)}}, T(2))}));
   EXPECT_EQ(update.results[0].status(), OpStatus::kApplied);
   EXPECT_EQ(Counts()["changes"], 2);
+}
+
+TEST_P(StoreTest, ReopenedStoreKeepsRowsVersionsAndOpLog) {
+  const PushRequest batch = Batch({Upsert("records", K("r1"), {{"title", S("a")}, {"project", S("team-a")}}, T(1)),
+                                   Upsert("records", K("r2"), {{"title", S("b")}, {"project", S("team-a")}}, T(2))});
+  PushResponse first = Push(kAlice, batch);
+  std::string cursor;
+  const std::vector<Change> before = PullAll(kAlice, &cursor);
+  store_.reset();
+  ASSERT_OK(Open(&store_));
+  std::string cursor2;
+  EXPECT_EQ(PullAll(kAlice, &cursor2), before);
+  PushResponse replay = Push(kAlice, batch);
+  EXPECT_TRUE(replay.results[0].duplicate);
+  EXPECT_EQ(replay.results[1].outcome, first.results[1].outcome);
+  PushResponse next = Push(kAlice, Batch({Upsert("records", K("r3"), {{"project", S("team-a")}}, T(3))}));
+  EXPECT_EQ(next.results[0].outcome.version, 3);  // the version counter survived
+}
+
+TEST_P(StoreTest, PushWaitingTooLongForTheWriteLockIsUnavailableAndAppliesNothing) {
+  StoreOptions impatient;
+  impatient.busy_timeout_ms = 50;
+  std::unique_ptr<Store> store;
+  ASSERT_OK(Open(&store, impatient));
+  const PushRequest batch = Batch({Upsert("records", K("r1"), {{"title", S("a")}, {"project", S("team-a")}}, T(1))});
+  PushResponse response;
+  Status s;
+  if (GetParam() == "sqlite") {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(target_.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);  // another writer
+    s = store->Push(kAlice, batch, kNow, &response);
+    sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+    sqlite3_close(db);
+  } else {
+    pqxx::connection other(target_);
+    pqxx::work holder(other);
+    holder.exec("SELECT pg_advisory_xact_lock(5725610527526450177)");  // kPushLock: a push in another process
+    s = store->Push(kAlice, batch, kNow, &response);
+    holder.abort();
+  }
+  EXPECT_EQ(s.code(), "UNAVAILABLE") << s.ToString();
+  EXPECT_TRUE(response.results.empty());
+  EXPECT_EQ(Counts()["ops"], 0);
+  // Once the other writer is gone the same batch applies.
+  ASSERT_OK(store->Push(kAlice, batch, kNow, &response));
+  EXPECT_EQ(response.results[0].status(), OpStatus::kApplied);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, ::testing::Values("sqlite", "postgresql"),
