@@ -276,17 +276,17 @@ Status Engine::CheckBounds(int64_t add_ops, int64_t add_bytes) {
 Status Engine::Begin() {
   if (db_->InTransaction())
     return Status::Error("INVALID_STATE", "A transaction is open; the sync engine records its work after it ends.");
-  return sql_.Exec("BEGIN IMMEDIATE");
+  return sql_("BEGIN IMMEDIATE").Run();
 }
 
 Status Engine::Commit() {
-  Status s = sql_.Exec("COMMIT");
+  Status s = sql_("COMMIT").Run();
   if (!s.ok()) Rollback();
   return s;
 }
 
 void Engine::Rollback() {
-  if (db_->InTransaction()) (void)sql_.Exec("ROLLBACK");
+  if (db_->InTransaction()) (void)sql_("ROLLBACK").Run();
   counts_valid_ = false;
 }
 

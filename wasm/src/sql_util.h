@@ -19,11 +19,15 @@ namespace outpost::sync {
 // One use of a prepared statement: bind, step, read; reset on destruction.
 class Stmt {
  public:
-  Stmt(sqlite3* db, sqlite3_stmt* stmt, Status error) : db_(db), stmt_(stmt), status_(std::move(error)) {}
+  // `owned`: finalized on destruction (a statement the cache does not keep).
+  Stmt(sqlite3* db, sqlite3_stmt* stmt, Status error, bool owned = false)
+      : db_(db), stmt_(stmt), status_(std::move(error)), owned_(owned) {}
   Stmt(const Stmt&) = delete;
   Stmt& operator=(const Stmt&) = delete;
   ~Stmt() {
-    if (stmt_) {
+    if (stmt_ && owned_) {
+      sqlite3_finalize(stmt_);
+    } else if (stmt_) {
       sqlite3_reset(stmt_);
       sqlite3_clear_bindings(stmt_);
     }
@@ -100,9 +104,11 @@ class Stmt {
   sqlite3* db_;
   sqlite3_stmt* stmt_;
   Status status_;
+  bool owned_;
 };
 
-// Statements by SQL text, prepared once, finalized with the cache.
+// Statements by SQL text, prepared once, finalized with the cache. Beyond kCapacity distinct texts (row
+// writes of pulled changes vary with the columns they set) statements are prepared for one use.
 class SqlCache {
  public:
   explicit SqlCache(sqlite3* db) : db_(db) {}
@@ -111,12 +117,15 @@ class SqlCache {
     for (auto& [sql, stmt] : stmts_) sqlite3_finalize(stmt);
     stmts_.clear();
   }
+  static constexpr size_t kCapacity = 256;
   Stmt operator()(const std::string& sql) {
     auto it = stmts_.find(sql);
     if (it == stmts_.end()) {
       sqlite3_stmt* stmt = nullptr;
-      int rc = sqlite3_prepare_v3(db_, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+      const bool keep = stmts_.size() < kCapacity;
+      int rc = sqlite3_prepare_v3(db_, sql.c_str(), -1, keep ? SQLITE_PREPARE_PERSISTENT : 0, &stmt, nullptr);
       if (rc != SQLITE_OK) return Stmt(db_, nullptr, Status::FromSqlite(rc, sqlite3_errmsg(db_), sql));
+      if (!keep) return Stmt(db_, stmt, Status::OK(), /*owned=*/true);
       it = stmts_.emplace(sql, stmt).first;
     }
     return Stmt(db_, it->second, Status::OK());

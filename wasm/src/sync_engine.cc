@@ -378,11 +378,13 @@ Status Engine::ClaimBatch(int64_t now_ms, Action* action) {
 }
 
 namespace {
+// A JSON array of outbox seqs, bound to `seq IN (SELECT value FROM json_each(?1))`: one statement text.
 std::string SeqList(const std::vector<int64_t>& seqs) {
-  std::string s;
-  for (int64_t seq : seqs) s += (s.empty() ? "" : ",") + std::to_string(seq);
-  return s;
+  std::string s = "[";
+  for (int64_t seq : seqs) s += (s.size() > 1 ? "," : "") + std::to_string(seq);
+  return s + "]";
 }
+constexpr const char* kInflightOfBatch = "state = 1 AND seq IN (SELECT value FROM json_each(?1))";
 }  // namespace
 
 Status Engine::RequeueBatch(int64_t now_ms, std::optional<int64_t> retry_after_ms, bool count_attempt,
@@ -391,7 +393,7 @@ Status Engine::RequeueBatch(int64_t now_ms, std::optional<int64_t> retry_after_m
   push_ = {};
   if (req.seqs.empty()) return Status::OK();
   std::vector<OpRow> rows;
-  OUTPOST_RETURN_IF_ERROR(ReadOps("state = 1 AND seq IN (" + SeqList(req.seqs) + ")", {}, req.seqs.size(), &rows));
+  OUTPOST_RETURN_IF_ERROR(ReadOps(kInflightOfBatch, {SeqList(req.seqs)}, req.seqs.size(), &rows));
   OUTPOST_RETURN_IF_ERROR(Begin());
   const size_t mark = events_.size();
   Status s;
@@ -423,7 +425,7 @@ Status Engine::FailBatch(int64_t now_ms, const std::string& code, const std::str
   InFlight req = std::move(push_);
   push_ = {};
   std::vector<OpRow> rows;
-  OUTPOST_RETURN_IF_ERROR(ReadOps("state = 1 AND seq IN (" + SeqList(req.seqs) + ")", {}, req.seqs.size(), &rows));
+  OUTPOST_RETURN_IF_ERROR(ReadOps(kInflightOfBatch, {SeqList(req.seqs)}, req.seqs.size(), &rows));
   OUTPOST_RETURN_IF_ERROR(Begin());
   const size_t mark = events_.size();
   Status s;
@@ -502,7 +504,7 @@ Status Engine::OnPushResult(const TransportResult& result, int64_t now_ms) {
 
 Status Engine::ApplyPushResponse(const protocol::PushResponse& response, int64_t now_ms) {
   std::vector<OpRow> rows;
-  OUTPOST_RETURN_IF_ERROR(ReadOps("state = 1 AND seq IN (" + SeqList(push_.seqs) + ")", {}, push_.seqs.size(), &rows));
+  OUTPOST_RETURN_IF_ERROR(ReadOps(kInflightOfBatch, {SeqList(push_.seqs)}, push_.seqs.size(), &rows));
   std::map<int64_t, const OpRow*> by_seq;
   for (const auto& row : rows) by_seq[row.seq] = &row;
   OUTPOST_RETURN_IF_ERROR(Begin());
