@@ -13,7 +13,7 @@ import { test as base, expect } from '@playwright/test';
 import { CRASH_KINDS, Device, waitFor } from './net/device.js';
 import { FAULT_KINDS, LossyProxy } from './net/lossy-proxy.mjs';
 import { PROFILES } from './net/profiles.js';
-import { storeQuery } from './net/oracle.js';
+import { checkOracle, serverTables, storeQuery } from './net/oracle.js';
 import { seedsFromEnv } from './net/random.js';
 import { Run } from './net/run.js';
 import { ServerWriter } from './net/server-writer.js';
@@ -176,6 +176,54 @@ test.describe('instruments', () => {
     const a = await sequence(run.seed);
     expect(await sequence(run.seed)).toEqual(a);
     expect(a.some(Boolean)).toBe(true);
+  });
+
+  test('the oracle catches a lost write, a duplicated delta, an out-of-order apply, a divergent device and a failed op', async ({ net }) => {
+    const run = await net(SEEDS[0]);
+    // A browser-less device pushing through the proxy, so the oracle sees its operations on the wire.
+    const writer = new ServerWriter(run.server, 'wire', run.proxy.url);
+    await writer.writeRecords(['r-a', 'r-b', 'r-a']);
+    const device = { name: 'wire', committed: [...writer.committed], inTransaction: [], pageErrors: [] };
+    const mirror = async () => {
+      const tables = await serverTables(run.server);
+      const rows = (t) => [...t.entries()].map(([id, r]) => ({ id, ...r })).sort((x, y) => (x.id < y.id ? -1 : 1));
+      return {
+        records: rows(tables.records),
+        events: rows(tables.events),
+        integrity: 'ok',
+        stats: { pending: 0, inflight: 0, failed: 0, done: 0 },
+        failed: [],
+      };
+    };
+    const check = async (snapshot, extra = {}) =>
+      (await checkOracle({ server: run.server, proxy: run.proxy, devices: [device], snapshots: { wire: snapshot }, ...extra })).problems;
+
+    expect(await check(await mirror())).toEqual([]);
+
+    device.committed.push({ device: 'wire', seq: 99, entity: 'r-a' });
+    expect((await check(await mirror())).join('\n')).toMatch(/write 99 .* not on the server/);
+    device.committed.pop();
+
+    const { ops } = writer.recordOps(['r-b']);
+    await writer.push([ops[0]]); // the record's delta without its event: as if a replay were applied again
+    expect((await check(await mirror())).join('\n')).toMatch(/record r-b: counter is 2 .* but 1 writes/);
+
+    const late = writer.recordOps(['r-z']);
+    const early = writer.recordOps(['r-z']);
+    await writer.push(early.ops); // the later write reaches the server first
+    await writer.push(late.ops);
+    device.committed.push(...late.writes, ...early.writes);
+    expect((await check(await mirror())).join('\n')).toMatch(/order: wire's write \d+ to r-z got version/);
+
+    const diverged = await mirror();
+    diverged.records[0] = { ...diverged.records[0], title: 'only here' };
+    expect((await check(diverged)).join('\n')).toMatch(/records r-a differs/);
+
+    const failing = await mirror();
+    failing.stats.failed = 1;
+    failing.failed = [{ id: 'x', kind: 'upsert', table: 'records', error: { code: 'FORBIDDEN', message: 'no' } }];
+    expect((await check(failing)).join('\n')).toMatch(/1 failed operations, the scenario caused 0/);
+    expect((await check(failing, { expectedFailed: 1 })).join('\n')).not.toMatch(/the scenario caused/);
   });
 });
 

@@ -167,6 +167,7 @@ export class Device {
     return {
       url: this.origin,
       token: this.token,
+      clientId: this.name, // the server requires the token's device here
       tables: TRACKED_TABLES,
       retry: { baseMs: 200, capMs: 2000 },
       requestTimeoutMs: 4000,
