@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A throwaway PostgreSQL 15 cluster for the server store tests (tests/server_store_test.cc), from Debian's
-# postgresql-15 binaries: data in build/pg/data, a unix socket in build/pg/sock, a free TCP port (no TCP
+# postgresql-15 binaries: data in build/pg/data, a unix socket in build/pg/sock (under /tmp if that path is
+# too long for a socket), a free TCP port (no TCP
 # listener: listen_addresses is empty; the port only names the socket). Trust authentication, fsync off:
 # it holds nothing worth keeping.
 #
@@ -18,9 +19,9 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BASE="${OUTPOST_PG_DIR:-$ROOT/build/pg}"
 BIN="${OUTPOST_PG_BIN:-/usr/lib/postgresql/15/bin}"
 DATA="$BASE/data"
-SOCK="$BASE/sock"
 LOG="$BASE/postgres.log"
 PORT_FILE="$BASE/port"
+SOCK_FILE="$BASE/sockdir"  # where the socket is: build/pg/sock, or /tmp when that path is too long
 
 if [[ $(id -u) -eq 0 ]]; then
   OWNER=postgres
@@ -39,8 +40,8 @@ free_port() {
 running() { [[ -f "$DATA/postmaster.pid" ]] && as_owner "$BIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; }
 
 env_line() {
-  [[ -f "$PORT_FILE" ]] || die "no cluster in $BASE; run: $0 start"
-  echo "OUTPOST_PG_CONNINFO='host=$SOCK port=$(cat "$PORT_FILE") user=$OWNER dbname=postgres'"
+  [[ -f "$PORT_FILE" && -f "$SOCK_FILE" ]] || die "no cluster in $BASE; run: $0 start"
+  echo "OUTPOST_PG_CONNINFO='host=$(cat "$SOCK_FILE") port=$(cat "$PORT_FILE") user=$OWNER dbname=postgres'"
 }
 
 start() {
@@ -51,22 +52,28 @@ start() {
   fi
   mkdir -p "$BASE"
   if [[ ! -f "$DATA/PG_VERSION" ]]; then
-    rm -rf "$DATA" "$SOCK"
-    mkdir -p "$DATA" "$SOCK"
+    rm -rf "$DATA" "$BASE/sock"
+    mkdir -p "$DATA"
     if [[ $(id -u) -eq 0 ]]; then chown -R postgres: "$BASE"; fi
     as_owner "$BIN/initdb" -D "$DATA" -U "$OWNER" --auth=trust -E UTF8 --no-locale >"$BASE/initdb.log" 2>&1 ||
       die "initdb failed; see $BASE/initdb.log"
   fi
   free_port >"$PORT_FILE"
-  if [[ $(id -u) -eq 0 ]]; then chown postgres: "$PORT_FILE"; fi
+  # A unix socket path is limited to ~107 bytes; a deep checkout gets a socket directory under /tmp.
+  local sock="$BASE/sock"
+  if (( ${#sock} > 80 )); then sock="$(mktemp -d /tmp/outpost-pg.XXXXXX)"; fi
+  mkdir -p "$sock"
+  echo "$sock" >"$SOCK_FILE"
+  if [[ $(id -u) -eq 0 ]]; then chown postgres: "$PORT_FILE" "$SOCK_FILE" "$sock"; fi
   as_owner "$BIN/pg_ctl" -D "$DATA" -l "$LOG" -w -t 60 \
-    -o "-k $SOCK -p $(cat "$PORT_FILE") -c listen_addresses= -c fsync=off -c max_connections=200" start \
+    -o "-k $sock -p $(cat "$PORT_FILE") -c listen_addresses= -c fsync=off -c max_connections=200" start \
     >/dev/null || die "pg_ctl start failed; see $LOG"
   env_line
 }
 
 stop() {
   if running; then as_owner "$BIN/pg_ctl" -D "$DATA" -m fast -w stop >/dev/null; fi
+  if [[ -f "$SOCK_FILE" && "$(cat "$SOCK_FILE")" == /tmp/outpost-pg.* ]]; then rm -rf "$(cat "$SOCK_FILE")"; fi
   rm -rf "$BASE"
 }
 
