@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # A throwaway PostgreSQL 15 cluster for the server store tests (tests/server_store_test.cc), from Debian's
 # postgresql-15 binaries: data in build/pg/data, a unix socket in build/pg/sock (under /tmp if that path is
-# too long for a socket), a free TCP port (no TCP
-# listener: listen_addresses is empty; the port only names the socket). Trust authentication, fsync off:
-# it holds nothing worth keeping.
+# too long for a socket), a free port (no TCP listener: listen_addresses is empty; the port only names the
+# socket). Trust authentication, fsync off: it holds nothing worth keeping.
 #
 #   scripts/pg-test-cluster.sh start        # initdb if needed, start; prints the env line
 #   scripts/pg-test-cluster.sh env          # OUTPOST_PG_CONNINFO='host=... port=... user=... dbname=postgres'
