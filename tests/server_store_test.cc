@@ -45,7 +45,8 @@ const char* const kSchemaJson = R"({"tables": {
               "scopeColumn": "project", "policy": "lww",
               "columnPolicies": {"quantity": "counter", "notes": "manual"}},
   "archive": {"key": ["id"], "columns": ["title"], "scope": "shared", "policy": "delete-wins"},
-  "items":   {"key": ["list", "pos"], "columns": ["text"], "scope": "shared"}
+  "items":   {"key": ["list", "pos"], "columns": ["text"], "scope": "shared"},
+  "tasks":   {"key": ["team", "id"], "columns": ["text"], "scopeColumn": "team"}
 }})";
 
 const Principal kAlice{"alice", "dev-a", {"team-a", "shared"}};
@@ -763,6 +764,51 @@ TEST_P(StoreTest, InjectionShapedValuesAreStoredVerbatim) {
   PushResponse update = Push(kAlice, Batch({Upsert("records", K(nasty_id), {{"quantity", I(-1)}}, T(2))}));
   EXPECT_EQ(update.results[0].status(), OpStatus::kApplied);
   EXPECT_EQ(Counts()["changes"], 2);
+}
+
+TEST_P(StoreTest, ScopeFromAKeyColumn) {
+  PushResponse r = Push(kAlice, Batch({Upsert("tasks", {{"team", S("team-a")}, {"id", I(1)}}, {{"text", S("a")}}, T(1)),
+                                       Upsert("tasks", {{"team", S("team-b")}, {"id", I(1)}}, {{"text", S("b")}}, T(1)),
+                                       Delete("tasks", {{"team", S("team-b")}, {"id", I(2)}}, T(1))}));
+  EXPECT_EQ(r.results[0].status(), OpStatus::kApplied);
+  EXPECT_EQ(r.results[1].outcome.code, "FORBIDDEN");
+  EXPECT_EQ(r.results[2].outcome.code, "FORBIDDEN");
+  PushResponse b =
+      Push(kBob, Batch({Upsert("tasks", {{"team", S("team-b")}, {"id", I(1)}}, {{"text", S("b")}}, T(2))}));
+  EXPECT_EQ(b.results[0].status(), OpStatus::kApplied);
+  std::string cursor;
+  std::vector<Change> alice = PullAll(kAlice, &cursor);
+  ASSERT_EQ(alice.size(), 1u);
+  EXPECT_EQ(alice[0].key.at("team"), S("team-a"));
+  cursor.clear();
+  std::vector<Change> bob = PullAll(kBob, &cursor);
+  ASSERT_EQ(bob.size(), 1u);
+  EXPECT_EQ(bob[0].key.at("team"), S("team-b"));
+}
+
+TEST_P(StoreTest, CustomOperationsAreLoggedWithAVersionAndNeverPulled) {
+  Operation post;
+  post.id = NewId();
+  post.kind = "http.post";
+  post.hlc = T(1);
+  post.entity = "order/42";
+  post.target = "https://api.example.com/orders";
+  post.payload = R"({"qty":2})";
+  Operation nul = post;
+  nul.id = NewId();
+  nul.entity = std::string("order\0/43", 9);
+  PushResponse r = Push(kAlice, Batch({Upsert("records", K("r"), {{"project", S("team-a")}}, T(1)), post, nul}));
+  EXPECT_EQ(r.results[1].status(), OpStatus::kApplied);
+  EXPECT_EQ(r.results[1].outcome.version, 2);
+  EXPECT_EQ(r.results[2].outcome.code, "INVALID_ARGUMENT");
+  EXPECT_EQ(Counts()["custom_ops"], 1);
+  EXPECT_EQ(Counts()["version"], 2);
+  std::string cursor;
+  std::vector<Change> all = PullAll(kAdmin, &cursor);
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].table, "records");
+  EXPECT_EQ(cursor, "v1.1");  // the custom op's version is never a change
+  EXPECT_EQ(Push(kAlice, Batch({post})).results[0].outcome, r.results[1].outcome);
 }
 
 TEST_P(StoreTest, ReopenedStoreKeepsRowsVersionsAndOpLog) {
