@@ -413,6 +413,47 @@ TEST_F(SyncEngineTest, RejectedOpFailsAndBlocksLaterOpsOnItsEntityOnly) {
             "B2");
   EXPECT_EQ(server.Find("items", {{"id", std::string("a")}}), nullptr);
   EXPECT_EQ(client.engine->GetStatus().failed, 1);
+  // The blocked op does not make the engine spin: the next wake-up is the periodic pull or a heartbeat.
+  Action a = client.Next();
+  ASSERT_EQ(a.kind, Action::kWait);
+  EXPECT_GT(a.wake_at_ms, client.now + 1000);
+}
+
+TEST_F(SyncEngineTest, RetriedOpThatWasSentIsNotCompactedInto) {
+  SyncConfig c = Config();
+  c.retry.max_attempts = 1;
+  SyncClient limited(c, kSchema);
+  limited.ExecOk("INSERT INTO items VALUES ('a', 'A', 1)");
+  for (int i = 0; i < 10 && limited.List(OpState::kFailed).empty(); ++i) {
+    Action a = limited.Next();
+    if (a.kind == Action::kPush) {
+      ASSERT_TRUE(limited.Serve(a, server, Fault::kLostAnswer).ok());  // applied, answer lost: exhausted
+    } else if (a.kind == Action::kWait) {
+      limited.now = a.wake_at_ms;
+    } else if (a.kind != Action::kIdle) {
+      ASSERT_TRUE(limited.Serve(a, server).ok());
+    }
+  }
+  auto failed = limited.List(OpState::kFailed);
+  ASSERT_EQ(failed.size(), 1u);
+  ASSERT_TRUE(limited.engine->Retry(failed[0].op.id, limited.now).ok());
+  limited.ExecOk("UPDATE items SET qty = qty + 5 WHERE id = 'a'");
+  EXPECT_EQ(limited.List(OpState::kPending).size(), 2u);  // the server may hold the first: no folding in
+  limited.SyncAll(server);
+  EXPECT_EQ(std::get<int64_t>(server.Find("items", {{"id", std::string("a")}})->state.columns.at("qty").value), 6);
+}
+
+TEST_F(SyncEngineTest, MisconfiguredTableRefusesWritesInsteadOfSkippingCapture) {
+  SyncConfig c = Config();
+  c.tables["later"] = TrackedTable{{"id"}, {}};
+  SyncClient late(c, kSchema);
+  late.ExecOk("CREATE TABLE later(key TEXT PRIMARY KEY, v TEXT)");  // no column "id"
+  Status s = MapCaptureError(late.Exec("INSERT INTO later VALUES ('x', 'y')"));
+  EXPECT_EQ(s.code(), "INVALID_ARGUMENT") << s.ToString();
+  EXPECT_NE(s.message().find("sync.tables.later.primaryKey"), std::string::npos) << s.message();
+  EXPECT_EQ(late.Int("SELECT count(*) FROM later"), 0);
+  late.ExecOk("INSERT INTO items VALUES ('a', 'A', 1)");  // other tables are unaffected
+  EXPECT_EQ(late.List().size(), 1u);
 }
 
 TEST_F(SyncEngineTest, UnauthorizedKeepsEverythingPendingUntilANewToken) {

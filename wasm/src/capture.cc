@@ -72,6 +72,7 @@ Status Engine::MaybeReinstall() {
 
 Status Engine::InstallTriggers() {
   std::string sql;
+  Status error;  // the first misconfigured table (its triggers refuse writes)
   for (auto& [name, t] : tables_) {
     const std::string base = "_outpost_" + name;
     sql += "DROP TRIGGER IF EXISTS temp." + Quote(base + "_i") + ";DROP TRIGGER IF EXISTS temp." +
@@ -87,14 +88,28 @@ Status Engine::InstallTriggers() {
     t.columns.clear();
     if (!t.exists) continue;  // created later: installed when the schema changes
     std::set<std::string> known(all.begin(), all.end());
+    Status mismatch;
     for (const auto& k : t.key)
-      if (!known.count(k))
-        return Status::Error("INVALID_ARGUMENT", "sync.tables." + name + ".primaryKey: the table has no column \"" +
-                                                     k + "\"; name its primary-key column(s).");
+      if (!known.count(k) && mismatch.ok())
+        mismatch = Status::Error("INVALID_ARGUMENT", "sync.tables." + name + ".primaryKey: the table has no column \"" +
+                                                         k + "\"; name its primary-key column(s).");
     for (const auto& [col, policy] : t.policy.columns)
-      if (!known.count(col))
-        return Status::Error("INVALID_ARGUMENT", "sync.tables." + name + ".columns." + col +
-                                                     ": the table has no such column; fix the name or drop it.");
+      if (!known.count(col) && mismatch.ok())
+        mismatch = Status::Error("INVALID_ARGUMENT", "sync.tables." + name + ".columns." + col +
+                                                         ": the table has no such column; fix the name or drop it.");
+    if (!mismatch.ok()) {
+      // Writes that cannot be captured must not pass silently: the table refuses them until fixed.
+      std::string message = mismatch.code() + ": " + mismatch.message(), quoted;
+      for (char c : message) quoted += c == '\'' ? std::string("''") : std::string(1, c);
+      for (const char* ev : {"_i AFTER INSERT", "_u AFTER UPDATE", "_d AFTER DELETE"}) {
+        std::string suffix(ev, 2);
+        sql += "CREATE TEMP TRIGGER " + Quote(base + suffix) + std::string(ev + 2) + " ON main." + Quote(name) +
+               " BEGIN SELECT RAISE(ABORT, '" + quoted + "'); END;";
+      }
+      if (error.ok()) error = mismatch;
+      t.exists = false;
+      continue;
+    }
     for (const auto& c : all)
       if (std::find(t.key.begin(), t.key.end(), c) == t.key.end()) t.columns.push_back(c);
 
@@ -128,7 +143,8 @@ Status Engine::InstallTriggers() {
   OUTPOST_RETURN_IF_ERROR(sql_.Exec(sql));
   Stmt q = sql_("PRAGMA main.schema_version");
   if (q.Step()) schema_version_ = q.Int(0);
-  return q.status();
+  OUTPOST_RETURN_IF_ERROR(q.status());
+  return error;
 }
 
 const TableInfo* Engine::FindTable(const std::string& name) const {
@@ -197,10 +213,11 @@ Status Engine::RecordRowOp(const TableInfo& t, protocol::Operation op) {
   const std::string entity = EntityFor(t.name, key_text);
 
   if (op.kind == protocol::kUpsert) {
-    // Compaction: the entity's latest unfinished op is an upsert no server has seen: fold this one into it
+    // Compaction: the entity's latest unfinished op is an upsert never sent (no server can have applied it,
+    // whatever happened since: timeouts, Retry()): fold this one into it
     // (its id, position and base version stay; columns merge, counter deltas add up).
     Stmt q = sql_(
-        "SELECT seq, kind, state, attempts, columns, bytes FROM _outpost_outbox INDEXED BY _outpost_outbox_entity WHERE entity = ?1 AND"
+        "SELECT seq, kind, state, sent, columns, bytes FROM _outpost_outbox INDEXED BY _outpost_outbox_entity WHERE entity = ?1 AND"
         " state IN "
         "(0, 1, 3) ORDER BY seq DESC LIMIT 1");
     q.Bind(1, entity);

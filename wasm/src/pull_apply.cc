@@ -271,6 +271,9 @@ Status Engine::ApplyPage(const protocol::PullResponse& page, std::set<std::strin
   for (const auto& change : page.changes) {
     const TableInfo* t = FindTable(change.table);
     if (!t || !t->exists) continue;  // not synced here (or not created yet): nothing to merge into
+    bool key_ok = change.key.size() == t->key.size();
+    for (const auto& k : t->key) key_ok = key_ok && change.key.count(k);
+    if (!key_ok) continue;  // the server's key does not match this table's: not a row we can hold
     OUTPOST_RETURN_IF_ERROR(ApplyChange(*t, change, true));
     tables->insert(change.table);
   }

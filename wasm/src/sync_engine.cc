@@ -252,6 +252,8 @@ Status Engine::Housekeeping(int64_t now_ms) {
   if (heartbeat_.active && now_ms - heartbeat_.sent_ms >= config_.inflight_timeout_ms) heartbeat_ = {};
   if (last_prune_ms_ < 0 || now_ms - last_prune_ms_ >= 60'000) {
     last_prune_ms_ = now_ms;
+    Stmt any = sql_("SELECT 1 FROM _outpost_outbox WHERE state = 2 AND updated_ms < ?1 LIMIT 1");
+    if (!any.Bind(1, now_ms - config_.done_retention_ms).Step()) return any.status();
     OUTPOST_RETURN_IF_ERROR(Begin());
     Stmt q = sql_("DELETE FROM _outpost_outbox WHERE state = 2 AND updated_ms < ?1");
     Status s = q.Bind(1, now_ms - config_.done_retention_ms).Run();
@@ -310,7 +312,11 @@ Action Engine::Next(int64_t now_ms) {
     if (t > 0) wake = std::min(wake, std::max(t, now_ms + 1));
   };
   if (can_send && !push_.active) {
-    Stmt q = sql_("SELECT min(next_attempt_ms) FROM _outpost_outbox WHERE state = 0");
+    // Only operations at the head of their entity: one blocked behind a failed op waits for a user action.
+    Stmt q = sql_(
+        "SELECT min(next_attempt_ms) FROM _outpost_outbox WHERE state = 0 AND NOT EXISTS (SELECT 1 FROM"
+        " _outpost_outbox p INDEXED BY _outpost_outbox_entity WHERE p.entity = _outpost_outbox.entity AND"
+        " p.state IN (0, 1, 3) AND p.seq < _outpost_outbox.seq)");
     if (q.Step() && !q.Null(0)) consider(std::max(q.Int(0), now_ms + 1));
   }
   if (can_send && !pull_.active) {
@@ -356,7 +362,8 @@ Status Engine::ClaimBatch(int64_t now_ms, Action* action) {
   OUTPOST_RETURN_IF_ERROR(Begin());
   InFlight req{true, 0, now_ms, {}, {}};
   for (const auto& row : rows) {
-    Stmt q = sql_("UPDATE _outpost_outbox SET state = 1, attempts = attempts + 1, updated_ms = ?2 WHERE seq = ?1");
+    Stmt q = sql_("UPDATE _outpost_outbox SET state = 1, attempts = attempts + 1, sent = 1, updated_ms = ?2"
+                  " WHERE seq = ?1");
     if (Status s = q.Bind(1, row.seq).Bind(2, now_ms).Run(); !s.ok()) {
       Rollback();
       return s;
@@ -582,19 +589,13 @@ Status Engine::OnPullResult(const TransportResult& result, int64_t now_ms) {
   last_contact_ms_ = now_ms;
   pull_attempts_ = 0;
   std::set<std::string> tables;
-  OUTPOST_RETURN_IF_ERROR(Begin());
-  const size_t mark = events_.size();
-  applying_ = true;
-  Status s = page.resync_required ? Resync(&tables) : ApplyPage(page, &tables);
-  if (s.ok()) s = SaveClocks();
-  applying_ = false;
-  if (s.ok()) s = Commit();
-  else Rollback();
-  if (!s.ok()) {
-    events_.resize(mark);
-    pull_retry_at_ms_ = now_ms + RetryDelay(config_.retry, ++pull_attempts_, Random01());
-    pull_requested_ = true;
-    return s;
+  // An empty page at the same cursor changes nothing: no transaction (no flush) for an idle periodic pull.
+  if (page.resync_required || !page.changes.empty() || page.cursor != cursor_) {
+    if (Status s = ApplyPullTransaction(page, &tables); !s.ok()) {
+      pull_retry_at_ms_ = now_ms + RetryDelay(config_.retry, ++pull_attempts_, Random01());
+      pull_requested_ = true;
+      return s;
+    }
   }
   if (!tables.empty()) {
     pj::Json list = pj::Json::array();
@@ -614,6 +615,22 @@ Status Engine::OnPullResult(const TransportResult& result, int64_t now_ms) {
     Emit("synced", pj::Dump(pj::Json{{"at", now_ms}}));
   }
   return Status::OK();
+}
+
+Status Engine::ApplyPullTransaction(const protocol::PullResponse& page, std::set<std::string>* tables) {
+  OUTPOST_RETURN_IF_ERROR(Begin());
+  const size_t mark = events_.size();
+  applying_ = true;
+  Status s = page.resync_required ? Resync(tables) : ApplyPage(page, tables);
+  if (s.ok()) s = SaveClocks();
+  applying_ = false;
+  if (s.ok()) s = Commit();
+  else Rollback();
+  if (!s.ok()) {
+    events_.resize(mark);
+    tables->clear();
+  }
+  return s;
 }
 
 void Engine::OnHeartbeatResult(const TransportResult& result, int64_t now_ms) {

@@ -5,8 +5,9 @@
 //
 // Invariants (beyond those of sync_engine.h):
 //  - Operation states are the integers of OpState (0 pending, 1 inflight, 2 done, 3 failed) in
-//    _outpost_outbox.state; `attempts` counts sends, so an op with attempts == 0 was never seen by a server
-//    and is the only kind later captures may be compacted into.
+//    _outpost_outbox.state; `attempts` counts sends (for backoff and max_attempts; 401/413 give theirs
+//    back) and `sent` says whether the op ever left the device: an op with sent == 0 was never seen by a
+//    server and is the only kind later captures may be compacted into.
 //  - Row operations are ordered by `entity` = "r:" + table + ":" + canonical key JSON; custom ones by
 //    "c:" + entity. `seq` (rowid) is the order of recording; an op is eligible when it is the lowest-seq
 //    not-done op of its entity.
@@ -130,6 +131,7 @@ class Engine final : public SyncEngine {
   Status ClaimBatch(int64_t now_ms, Action* action);
   Status OnPushResult(const TransportResult& result, int64_t now_ms);
   Status OnPullResult(const TransportResult& result, int64_t now_ms);
+  Status ApplyPullTransaction(const protocol::PullResponse& page, std::set<std::string>* tables);
   void OnHeartbeatResult(const TransportResult& result, int64_t now_ms);
   Status ApplyPushResponse(const protocol::PushResponse& response, int64_t now_ms);
   Status RequeueBatch(int64_t now_ms, std::optional<int64_t> retry_after_ms, bool count_attempt,
@@ -166,7 +168,6 @@ class Engine final : public SyncEngine {
   // Outbox size cache (ops and bytes not done); invalid after a rollback or an engine write.
   bool counts_valid_ = false;
   int64_t count_ops_ = 0, count_bytes_ = 0;
-  mutable SyncStatus status_;
   mutable std::string last_status_json_;
 
   // Transport state.
@@ -185,7 +186,6 @@ class Engine final : public SyncEngine {
   int64_t last_prune_ms_ = -1;
   bool stale_reported_ = false;
   int64_t last_contact_ms_ = 0;  // last successful push or pull (persisted as last_synced_at across restarts)
-  bool drained_since_pull_ = false;
   int64_t last_synced_at_ms_ = 0;
 
   std::vector<Event> events_;
