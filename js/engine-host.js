@@ -67,9 +67,27 @@ function normalizeSync(sync) {
   if (engine.tables === null || typeof engine.tables !== 'object' || Object.keys(engine.tables).length === 0) {
     throw bad("tables: name at least one table, e.g. { notes: { primaryKey: 'id' } }");
   }
+  // The server checks that a request's clientId is the token's device. Tokens of outpost-server
+  // (ot1.<claims>.<mac>) name it, so it need not be repeated; other backends: pass sync.clientId.
+  if (engine.clientId === undefined) {
+    const device = tokenDevice(token);
+    if (device) engine.clientId = device;
+  }
   const requestTimeoutMs = engine.requestTimeoutMs ?? 30_000;
   if (!(requestTimeoutMs > 0)) throw bad('requestTimeoutMs: a number of milliseconds > 0');
   return { url: parsed.href, token, paused: paused === true, requestTimeoutMs, engine };
+}
+
+/** The `dev` claim of an outpost-server token, or null for any other token. */
+export function tokenDevice(token) {
+  const parts = typeof token === 'string' ? token.split('.') : [];
+  if (parts.length !== 3 || parts[0] !== 'ot1') return null;
+  try {
+    const claims = JSON.parse(atob(parts[1].replace(/-/g, '+').replace(/_/g, '/')));
+    return typeof claims.dev === 'string' ? claims.dev : null;
+  } catch {
+    return null;
+  }
 }
 
 function check(result) {

@@ -6,11 +6,14 @@
 
 #include <cmath>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "memory_backend.h"
 #include "opfs_backend.h"
 #include "outpost/database.h"
+#include "outpost/sync_engine.h"
 #include "slot_vfs.h"
 
 using emscripten::val;
@@ -109,6 +112,82 @@ val FromValue(const Value& v) {
       return val(emscripten::typed_memory_view(b.size(), b.data())).call<val>("slice");
     }
   }
+}
+
+val ValuesObject(const std::map<std::string, Value>& values) {
+  val out = val::object();
+  for (const auto& [name, v] : values) out.set(name, FromValue(v));
+  return out;
+}
+
+const char* ConnectivityName(Connectivity c) {
+  switch (c) {
+    case Connectivity::kOnline: return "online";
+    case Connectivity::kDegraded: return "degraded";
+    case Connectivity::kTransitioning: return "transitioning";
+    default: return "offline";
+  }
+}
+
+const char* OpStateName(OpState s) {
+  switch (s) {
+    case OpState::kPending: return "pending";
+    case OpState::kInflight: return "inflight";
+    case OpState::kDone: return "done";
+    default: return "failed";
+  }
+}
+
+bool ParseOpState(const std::string& name, OpState* out) {
+  for (OpState s : {OpState::kPending, OpState::kInflight, OpState::kDone, OpState::kFailed}) {
+    if (name == OpStateName(s)) {
+      *out = s;
+      return true;
+    }
+  }
+  return false;
+}
+
+val StatusObject(const SyncStatus& st) {
+  val out = val::object();
+  out.set("connection", std::string(ConnectivityName(st.connection)));
+  out.set("uploading", st.uploading);
+  out.set("downloading", st.downloading);
+  out.set("paused", st.paused);
+  out.set("pending", static_cast<double>(st.pending));
+  out.set("failed", static_cast<double>(st.failed));
+  out.set("lastSyncedAt", st.last_synced_at_ms ? val(static_cast<double>(st.last_synced_at_ms)) : val::null());
+  return out;
+}
+
+val EntryObject(const OutboxEntry& e) {
+  const protocol::Operation& op = e.op;
+  val out = val::object();
+  out.set("id", op.id);
+  out.set("kind", op.kind);
+  out.set("state", std::string(OpStateName(e.state)));
+  out.set("priority", std::string(protocol::PriorityName(op.priority)));
+  if (op.is_row_op()) {
+    out.set("table", op.table);
+    out.set("key", ValuesObject(op.key));
+    std::map<std::string, Value> columns;
+    for (const auto& [name, cv] : op.columns) columns.emplace(name, cv.value);
+    out.set("columns", ValuesObject(columns));
+  } else {
+    out.set("entity", op.entity);
+    if (!op.target.empty()) out.set("target", op.target);
+    if (!op.payload.empty()) out.set("payload", val::global("JSON").call<val>("parse", op.payload));
+  }
+  out.set("attempts", e.attempts);
+  out.set("createdAt", static_cast<double>(e.created_ms));
+  if (e.state == OpState::kPending && e.next_attempt_ms) out.set("nextAttemptAt", static_cast<double>(e.next_attempt_ms));
+  if (!e.error_code.empty()) {
+    val error = val::object();
+    error.set("code", e.error_code);
+    error.set("message", e.error_message);
+    out.set("error", error);
+  }
+  return out;
 }
 
 class Connection {
@@ -211,6 +290,7 @@ class Connection {
   }
 
   val close() {
+    sync_.reset();
     if (!db_) return val::object();
     Status s = db_->Close();
     db_.reset();
@@ -218,6 +298,188 @@ class Connection {
     backend_.reset();
     if (!s.ok()) return ErrorObject(s);
     return val::object();
+  }
+
+  // ---- Sync (sync_engine.h). The worker's sync loop (js/sync-loop.js) drives these. ----
+
+  // config: SyncConfig JSON (docs/sync.md); seed: 32 random bytes (Uint8Array) for operation ids.
+  val syncOpen(const std::string& config_json, double now, const val& seed_bytes) {
+    if (!db_) return Closed("");
+    if (sync_) return ErrorObject(Status::Error("INVALID_STATE", "Sync is already started on this connection."));
+    SyncConfig config;
+    Status s = SyncConfig::FromJson(config_json, &config);
+    if (!s.ok()) return ErrorObject(s);
+    Value seed;
+    s = ToValue(seed_bytes, &seed);
+    if (!s.ok() || seed.index() != 4 || std::get<Blob>(seed).bytes.size() != 32)
+      return ErrorObject(Status::Error("INVALID_ARGUMENT", "syncOpen needs 32 random bytes."));
+    std::span<const uint8_t, 32> seed_span(std::get<Blob>(seed).bytes.data(), 32);
+    s = SyncEngine::Open(db_.get(), config, Ms(now), seed_span, &sync_);
+    if (!s.ok()) return Fail(s);
+    return val::object();
+  }
+
+  void syncSetTime(double now) {
+    if (sync_) sync_->SetTime(Ms(now));
+  }
+
+  // op: {kind, target?, entity?, priority?, payload? (JSON text)}; the engine validates the values.
+  val syncEnqueue(const val& op_in, double now) {
+    if (!sync_) return NotSynced();
+    CustomOperation op;
+    auto text = [&](const char* field, std::string* out) {
+      val v = op_in[field];
+      if (v.isUndefined() || v.isNull()) return true;
+      if (v.typeOf().as<std::string>() != "string") return false;
+      *out = v.as<std::string>();
+      return true;
+    };
+    std::string priority = "normal";
+    if (!text("kind", &op.kind) || !text("target", &op.target) || !text("entity", &op.entity) ||
+        !text("payload", &op.payload) || !text("priority", &priority))
+      return ErrorObject(Status::Error("INVALID_ARGUMENT",
+                                       "An operation's kind, target, entity and priority must be strings."));
+    bool known = false;
+    for (auto p : {protocol::Priority::kCritical, protocol::Priority::kHigh, protocol::Priority::kNormal,
+                   protocol::Priority::kLow}) {
+      if (priority == protocol::PriorityName(p)) {
+        op.priority = p;
+        known = true;
+      }
+    }
+    if (!known)
+      return ErrorObject(Status::Error("INVALID_ARGUMENT",
+                                       "priority must be 'critical', 'high', 'normal' or 'low'."));
+    std::string id;
+    Status s = sync_->Enqueue(op, Ms(now), &id);
+    if (!s.ok()) return Fail(s);
+    val out = val::object();
+    out.set("id", id);
+    return out;
+  }
+
+  val syncNext(double now) {
+    if (!sync_) return NotSynced();
+    Action a = sync_->Next(Ms(now));
+    static const char* const kKinds[] = {"idle", "wait", "push", "pull", "heartbeat"};
+    val out = val::object();
+    out.set("kind", std::string(kKinds[a.kind]));
+    out.set("requestId", static_cast<double>(a.request_id));
+    if (!a.body.empty()) out.set("body", a.body);
+    if (a.kind == Action::kWait) out.set("wakeAt", static_cast<double>(a.wake_at_ms));
+    return out;
+  }
+
+  // result: {httpStatus, timedOut, body, retryAfterMs (null or ms), latencyMs}
+  val syncOnResult(double request_id, const val& result, double now) {
+    if (!sync_) return NotSynced();
+    TransportResult r;
+    r.http_status = result["httpStatus"].as<int>();
+    r.timed_out = result["timedOut"].as<bool>();
+    r.body = result["body"].as<std::string>();
+    val retry_after = result["retryAfterMs"];
+    if (!retry_after.isNull() && !retry_after.isUndefined()) r.retry_after_ms = Ms(retry_after.as<double>());
+    r.latency_ms = Ms(result["latencyMs"].as<double>());
+    Status s = sync_->OnResult(static_cast<int64_t>(request_id), r, Ms(now));
+    if (!s.ok()) return Fail(s);
+    return val::object();
+  }
+
+  void syncHint(bool online, double now) {
+    if (sync_) sync_->OnOnlineHint(online, Ms(now));
+  }
+  void syncNow(double now) {
+    if (sync_) sync_->SyncNow(Ms(now));
+  }
+  void syncSetPaused(bool paused) {
+    if (sync_) sync_->SetPaused(paused);
+  }
+  void syncSetToken(bool present) {
+    if (sync_) sync_->SetToken(present);
+  }
+
+  val syncStatus() {
+    if (!sync_) return NotSynced();
+    return StatusObject(sync_->GetStatus());
+  }
+
+  val syncList(const std::string& state, double limit) {
+    if (!sync_) return NotSynced();
+    std::optional<OpState> filter;
+    if (!state.empty()) {
+      OpState st;
+      if (!ParseOpState(state, &st))
+        return ErrorObject(Status::Error("INVALID_ARGUMENT",
+                                         "list({state}) takes 'pending', 'inflight', 'done' or 'failed'."));
+      filter = st;
+    }
+    std::vector<OutboxEntry> entries;
+    Status s = sync_->List(filter, limit > 0 ? static_cast<size_t>(limit) : 100, &entries);
+    if (!s.ok()) return Fail(s);
+    val list = val::array();
+    for (size_t i = 0; i < entries.size(); ++i) list.set(i, EntryObject(entries[i]));
+    val out = val::object();
+    out.set("entries", list);
+    return out;
+  }
+
+  val syncRetry(const std::string& id, double now) {
+    if (!sync_) return NotSynced();
+    Status s = sync_->Retry(id, Ms(now));
+    return s.ok() ? val::object() : Fail(s);
+  }
+
+  val syncDiscard(const std::string& id, double now) {
+    if (!sync_) return NotSynced();
+    Status s = sync_->Discard(id, Ms(now));
+    return s.ok() ? val::object() : Fail(s);
+  }
+
+  val syncStats() {
+    if (!sync_) return NotSynced();
+    OutboxStats st;
+    Status s = sync_->Stats(&st);
+    if (!s.ok()) return Fail(s);
+    val out = val::object();
+    out.set("pending", static_cast<double>(st.pending));
+    out.set("inflight", static_cast<double>(st.inflight));
+    out.set("failed", static_cast<double>(st.failed));
+    out.set("done", static_cast<double>(st.done));
+    out.set("bytes", static_cast<double>(st.bytes));
+    return out;
+  }
+
+  // {conflicts: [...]} as the `conflict` event describes each one (docs/sync.md).
+  val conflictsList() {
+    if (!sync_) return NotSynced();
+    std::string json;
+    Status s = sync_->ListConflicts(&json);
+    if (!s.ok()) return Fail(s);
+    val out = val::object();
+    out.set("conflicts", val::global("JSON").call<val>("parse", json));
+    return out;
+  }
+
+  // Forgets a conflict after the caller wrote the user's choice (in the same transaction).
+  val conflictsDrop(const std::string& id) {
+    if (!sync_) return NotSynced();
+    Status s = sync_->DropConflict(id);
+    return s.ok() ? val::object() : Fail(s);
+  }
+
+  // [{name, detail}] with detail parsed from the engine's JSON.
+  val syncEvents() {
+    val out = val::array();
+    if (!sync_) return out;
+    val json = val::global("JSON");
+    auto events = sync_->TakeEvents();
+    for (size_t i = 0; i < events.size(); ++i) {
+      val e = val::object();
+      e.set("name", events[i].name);
+      e.set("detail", events[i].json.empty() ? val::null() : json.call<val>("parse", events[i].json));
+      out.set(i, e);
+    }
+    return out;
   }
 
   // Diagnostics for tests and the status UI: which files occupy the pool.
@@ -231,11 +493,18 @@ class Connection {
   }
 
  private:
+  static int64_t Ms(double t) { return static_cast<int64_t>(t); }
+  static val NotSynced() {
+    return ErrorObject(Status::Error(
+        "NOT_SYNCED", "This database was opened without sync; pass open(name, { sync: { url, token, tables } })."));
+  }
   val Closed(const std::string& sql) {
     return ErrorObject(Status::Error("DB_CLOSED", "The database is closed; call open() again.", sql));
   }
-  // Storage errors carry the VFS's own reason (quota, pool full) in their message.
-  val Fail(const Status& s) {
+  // Storage errors carry the VFS's own reason (quota, pool full) in their message; errors raised inside the
+  // capture triggers (OUTBOX_FULL, ...) get their own code back.
+  val Fail(const Status& raw) {
+    const Status s = sync_ ? MapCaptureError(raw) : raw;
     const std::string& code = s.code();
     bool storage = code == "SQLITE_FULL" || code == "SQLITE_IOERR" || code == "SQLITE_CANTOPEN";
     return ErrorObject(s, storage && vfs_ ? vfs_->LastError() : std::string());
@@ -244,6 +513,7 @@ class Connection {
   std::unique_ptr<vfs::SlotBackend> backend_;
   std::unique_ptr<vfs::SlotVfs> vfs_;
   std::unique_ptr<Database> db_;
+  std::unique_ptr<SyncEngine> sync_;  // declared after db_: destroyed before the connection it uses
   std::string path_;
   OpenOptions options_;
 };
@@ -252,6 +522,7 @@ class Connection {
 }  // namespace outpost
 
 EMSCRIPTEN_BINDINGS(outpost) {
+  // clang-format off
   emscripten::class_<outpost::Connection>("Connection")
       .constructor<>()
       .function("open", &outpost::Connection::open)
@@ -261,5 +532,23 @@ EMSCRIPTEN_BINDINGS(outpost) {
       .function("exportBytes", &outpost::Connection::exportBytes)
       .function("importBytes", &outpost::Connection::importBytes)
       .function("close", &outpost::Connection::close)
-      .function("files", &outpost::Connection::files);
+      .function("files", &outpost::Connection::files)
+      .function("syncOpen", &outpost::Connection::syncOpen)
+      .function("syncSetTime", &outpost::Connection::syncSetTime)
+      .function("syncEnqueue", &outpost::Connection::syncEnqueue)
+      .function("syncNext", &outpost::Connection::syncNext)
+      .function("syncOnResult", &outpost::Connection::syncOnResult)
+      .function("syncHint", &outpost::Connection::syncHint)
+      .function("syncNow", &outpost::Connection::syncNow)
+      .function("syncSetPaused", &outpost::Connection::syncSetPaused)
+      .function("syncSetToken", &outpost::Connection::syncSetToken)
+      .function("syncStatus", &outpost::Connection::syncStatus)
+      .function("syncList", &outpost::Connection::syncList)
+      .function("syncRetry", &outpost::Connection::syncRetry)
+      .function("syncDiscard", &outpost::Connection::syncDiscard)
+      .function("syncStats", &outpost::Connection::syncStats)
+      .function("conflictsList", &outpost::Connection::conflictsList)
+      .function("conflictsDrop", &outpost::Connection::conflictsDrop)
+      .function("syncEvents", &outpost::Connection::syncEvents);
+  // clang-format on
 }
