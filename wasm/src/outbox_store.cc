@@ -11,7 +11,52 @@ namespace outpost::sync {
 
 namespace pj = protocol::json;
 
-std::string KeyText(const protocol::Key& key) { return pj::Dump(pj::KeyToJson(key)); }
+namespace {
+
+// Capture runs on every tracked write, so keys and columns are written without building a JSON tree. The
+// output is what pj::Dump(pj::KeyToJson/ColumnsToJson) writes for the common values (compact, keys in
+// std::map order); REAL values and strings that need more than simple escaping go through nlohmann.
+bool SimpleString(const std::string& s) {
+  for (unsigned char c : s)
+    if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') return false;
+  return true;
+}
+
+void AppendString(std::string* out, const std::string& s) {
+  if (SimpleString(s)) {
+    out->push_back('"');
+    out->append(s);
+    out->push_back('"');
+  } else {
+    out->append(pj::Dump(pj::Json(s)));
+  }
+}
+
+void AppendValue(std::string* out, const Value& v) {
+  if (const int64_t* i = std::get_if<int64_t>(&v);
+      i && *i >= -protocol::kMaxSafeInteger && *i <= protocol::kMaxSafeInteger) {
+    out->append(std::to_string(*i));
+  } else if (const std::string* text = std::get_if<std::string>(&v)) {
+    AppendString(out, *text);
+  } else if (v.index() == 0) {
+    out->append("null");
+  } else {
+    out->append(pj::Dump(pj::ValueToJson(v)));
+  }
+}
+
+}  // namespace
+
+std::string KeyText(const protocol::Key& key) {
+  std::string out = "{";
+  for (const auto& [name, value] : key) {
+    if (out.size() > 1) out.push_back(',');
+    AppendString(&out, name);
+    out.push_back(':');
+    AppendValue(&out, value);
+  }
+  return out + "}";
+}
 
 Status ParseKeyText(const std::string& text, protocol::Key* key) {
   pj::Json j;
@@ -19,7 +64,19 @@ Status ParseKeyText(const std::string& text, protocol::Key* key) {
   return pj::GetKey(j, "key", protocol::Limits{}, key);
 }
 
-std::string ColumnsText(const protocol::Columns& columns) { return pj::Dump(pj::ColumnsToJson(columns)); }
+std::string ColumnsText(const protocol::Columns& columns) {
+  std::string out = "{";
+  for (const auto& [name, cv] : columns) {
+    if (out.size() > 1) out.push_back(',');
+    AppendString(&out, name);
+    out.append(":{\"hlc\":\"");
+    out.append(Hlc::Encode(cv.hlc));
+    out.append("\",\"value\":");
+    AppendValue(&out, cv.value);
+    out.push_back('}');
+  }
+  return out + "}";
+}
 
 Status ParseColumnsText(const std::string& text, protocol::Columns* columns) {
   columns->clear();

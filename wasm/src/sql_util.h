@@ -29,7 +29,9 @@ class Stmt {
       sqlite3_finalize(stmt_);
     } else if (stmt_) {
       sqlite3_reset(stmt_);
-      sqlite3_clear_bindings(stmt_);
+      // Not sqlite3_clear_bindings(): it expires statements whose plan looked at a parameter (SQLite then
+      // re-prepares them on every use); NULLs bound one by one do not, and no value outlives its use.
+      for (int i = sqlite3_bind_parameter_count(stmt_); i > 0; --i) sqlite3_bind_null(stmt_, i);
     }
   }
 
