@@ -235,3 +235,62 @@ test('custom operations are queued in the transaction and delivered', async ({ a
   const local = await trySql(page, 'custom', 'query', 'SELECT 1');
   expect(local.ok).toBe(true);
 });
+
+test('a concurrent edit of a manual column becomes a conflict the user resolves; both devices converge', async ({ app }) => {
+  const { writeSchema } = await import('./sync-server.js');
+  const { mkdtempSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const schema = writeSchema(mkdtempSync(join(tmpdir(), 'outpost-schema-')), {
+    notes: { key: ['id'], columns: ['body', 'title'], scope: 'team', policy: 'lww', columnPolicies: { body: 'manual' } },
+  });
+  const server = new SyncServer({ schema, extraArgs: ['--cors', '*'] });
+  await server.start();
+  try {
+    const page = app.page;
+    const tables = { notes: { primaryKey: 'id', columns: { body: 'manual' } } };
+    for (const device of ['a', 'b']) {
+      await openDb(page, `notes-${device}`, {}, `setup-${device}`);
+      await exec(page, `setup-${device}`, 'CREATE TABLE IF NOT EXISTS notes(id TEXT PRIMARY KEY, title TEXT, body TEXT)');
+      await page.evaluate((key) => window.dbs[key].close(), `setup-${device}`);
+      const token = server.token({ device: `dev-${device}`, scopes: ['team'] });
+      await openDb(page, `notes-${device}`, { sync: { url: server.url, token, tables, retry: { baseMs: 100, capMs: 500 } } }, device);
+    }
+    await exec(page, 'a', "INSERT INTO notes(id, title, body) VALUES ('n1', 'Roof', 'base')");
+    await drained(page, 'a');
+    await ok(page, 'b', 'sync.now'); // pulls n1
+    expect((await query(page, 'b', 'SELECT body FROM notes'))[0].body).toBe('base');
+
+    // Both edit the manual column while b is paused (offline to the server); a's edit lands first.
+    await ok(page, 'b', 'sync.pause');
+    await exec(page, 'a', "UPDATE notes SET body = 'from a', title = 'Roof (a)' WHERE id = 'n1'");
+    await exec(page, 'b', "UPDATE notes SET body = 'from b' WHERE id = 'n1'");
+    await drained(page, 'a');
+    await page.evaluate(() => {
+      window.conflictEvents = [];
+      window.dbs.b.on('conflict', (c) => window.conflictEvents.push(c));
+    });
+    await ok(page, 'b', 'sync.resume');
+    await drained(page, 'b');
+    await waitFor(() => page.evaluate(() => window.conflictEvents.length === 1), { what: 'conflict event' });
+    const [conflict] = await ok(page, 'b', 'conflicts.list');
+    expect(conflict).toMatchObject({ table: 'notes', key: { id: 'n1' }, fields: { body: { local: 'from b', remote: 'from a' } } });
+    // Nothing was overwritten silently: the server still has a's value, b shows it until the user decides.
+    expect((await query(page, 'b', 'SELECT body, title FROM notes'))[0]).toEqual({ body: 'from a', title: 'Roof (a)' });
+
+    await ok(page, 'b', 'conflicts.resolve', conflict.id, { choose: 'local' });
+    expect(await ok(page, 'b', 'conflicts.list')).toEqual([]);
+    await drained(page, 'b');
+    await ok(page, 'a', 'sync.now');
+    for (const device of ['a', 'b']) {
+      expect((await query(page, device, 'SELECT body, title FROM notes'))[0]).toEqual({ body: 'from b', title: 'Roof (a)' });
+    }
+    const rows = await server.pullAll();
+    expect(rows.get('notes:{"id":"n1"}')).toMatchObject({ body: 'from b', title: 'Roof (a)' });
+    const unknown = await call(page, 'b', 'conflicts.resolve', conflict.id, { choose: 'local' });
+    expect(unknown.error.code).toBe('NOT_FOUND');
+  } finally {
+    await server.stop();
+    server.dispose();
+  }
+});

@@ -255,8 +255,47 @@ export class EngineDatabase {
     return check(this.sqlHandle().conflictsList()).conflicts;
   }
 
-  conflictsResolve(id, choice, now) {
-    check(this.sqlHandle().conflictsResolve(String(id), JSON.stringify(choice), now));
+  /**
+   * Resolves a manual conflict in one transaction: writes the chosen values to the row (an ordinary write,
+   * so capture turns it into an operation the server applies) and forgets the conflict. The engine already
+   * set the row to the server's values when it recorded the conflict, so choosing 'remote' writes nothing.
+   */
+  conflictsResolve(id, choice) {
+    const conflict = this.conflictsList().find((c) => c.id === id);
+    if (!conflict) throw new OutpostError(ErrorCode.NOT_FOUND, `No conflict ${JSON.stringify(id)}: it was resolved already, or list() again.`);
+    const fields = Object.keys(conflict.fields);
+    let values;
+    if (choice?.choose === 'local' || choice?.choose === 'remote') {
+      values = Object.fromEntries(fields.map((f) => [f, conflict.fields[f][choice.choose]]));
+    } else if (choice?.value && typeof choice.value === 'object') {
+      values = choice.value;
+      const unknown = Object.keys(values).filter((f) => !fields.includes(f));
+      if (unknown.length) {
+        throw new OutpostError(ErrorCode.INVALID_ARGUMENT, `resolve(): ${unknown.join(', ')} ${unknown.length > 1 ? 'are' : 'is'} not in conflict; give values for ${fields.join(', ')}.`);
+      }
+    } else {
+      throw new OutpostError(ErrorCode.INVALID_ARGUMENT, "resolve(id, choice) takes { choose: 'local' | 'remote' } or { value: { column: value } }.");
+    }
+    const quote = (name) => `"${String(name).replaceAll('"', '""')}"`;
+    const columns = Object.keys(values);
+    const keys = Object.keys(conflict.key);
+    this.exec('SAVEPOINT outpost_resolve');
+    try {
+      if (conflict.deleted) {
+        // A delete-wins tombstone: the row is gone for good; the user's choice is only acknowledged.
+      } else if (columns.length && !(choice.choose === 'remote')) {
+        this.exec(
+          `UPDATE ${quote(conflict.table)} SET ${columns.map((c) => `${quote(c)} = ?`).join(', ')} WHERE ${keys.map((k) => `${quote(k)} = ?`).join(' AND ')}`,
+          [...columns.map((c) => values[c]), ...keys.map((k) => conflict.key[k])],
+        );
+      }
+      check(this.sqlHandle().conflictsDrop(String(id)));
+      this.exec('RELEASE outpost_resolve');
+    } catch (error) {
+      this.exec('ROLLBACK TO outpost_resolve');
+      this.exec('RELEASE outpost_resolve');
+      throw error;
+    }
   }
 
   sqlHandle() {

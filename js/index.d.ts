@@ -124,11 +124,17 @@ export interface SyncStatus {
 
 export interface Conflict {
   id: string;
+  /** The local operation the server answered with a conflict. */
+  opId: string;
   table: string;
   key: Record<string, SqlValue>;
-  /** Fields in conflict, with both sides and the common base when known. */
-  fields: Record<string, { local: SqlValue; remote: SqlValue; base?: SqlValue }>;
+  /** Fields in conflict: this device's value and the server's (the row shows the server's until resolved). */
+  fields: Record<string, { local: SqlValue; remote: SqlValue }>;
   createdAt: number;
+  /** The server's version of the row when the conflict happened. */
+  version: number;
+  /** The row is a delete-wins tombstone on the server: it stays deleted, resolving only acknowledges. */
+  deleted: boolean;
 }
 
 export interface OutboxApi {

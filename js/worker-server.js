@@ -240,7 +240,7 @@ export class WorkerServer {
       case Op.CONFLICTS_LIST:
         return this.requireSync().conflictsList();
       case Op.CONFLICTS_RESOLVE: {
-        this.requireSync().conflictsResolve(args.id, args.choice ?? {}, Date.now());
+        this.requireSync().conflictsResolve(args.id, args.choice);
         this.sync.wake();
         return {};
       }
