@@ -70,6 +70,12 @@ SyncConfig ClientConfig() {
   return c;
 }
 
+std::string KeyText(const protocol::Key& key) {
+  std::string s;
+  for (const auto& [k, v] : key) s += k + "=" + ValueText(v) + ";";
+  return s;
+}
+
 // Deterministic across platforms (std:: distributions are not).
 class Rng {
  public:
@@ -522,8 +528,16 @@ void Simulation::Check() {
   const auto log = OpLog();
   std::set<std::string> committed;
   for (auto& r : devices_) {
+    // Rows whose refused (failed) operation blocks the later ones on it: those stay pending, visibly.
+    std::set<std::string> blocked;
+    for (const auto& e : r.device->Outbox(OpState::kFailed)) blocked.insert(e.op.table + ":" + KeyText(e.op.key));
     for (const auto& e : r.device->Outbox()) {
       committed.insert(e.op.id);
+      if (e.state == OpState::kPending && r.far_ahead && blocked.count(e.op.table + ":" + KeyText(e.op.key))) {
+        if (log.count(e.op.id)) Fail(r.device->name() + ": op " + e.op.id + " is pending but in the op log");
+        committed.erase(e.op.id);
+        continue;
+      }
       if (e.state == OpState::kPending || e.state == OpState::kInflight)
         Fail(r.device->name() + ": op " + e.op.id + " still unsent after settling");
       if (e.state == OpState::kFailed && !(r.far_ahead && e.error_code == "CLOCK_DRIFT"))
@@ -619,7 +633,9 @@ void Simulation::Check() {
 std::string Simulation::Report() {
   std::string out = "seed " + std::to_string(seed_) + " (rerun: OUTPOST_SIM_SEED=" + std::to_string(seed_) +
                     "), " + std::to_string(devices_.size()) + " devices, " + std::to_string(received_.size()) +
-                    " operations received\n";
+                    " operations received\nclock skews:";
+  for (const auto& r : devices_) out += " " + r.device->name() + " " + std::to_string(r.skew) + " ms";
+  out += "\n";
   for (const auto& f : failures_) out += "FAILED: " + f + "\n";
   const size_t from = schedule_.size() > 400 ? schedule_.size() - 400 : 0;
   out += "schedule" + std::string(from ? " (last 400 lines)" : "") + ":\n";

@@ -30,14 +30,20 @@ constexpr int64_t kHour = 3600'000;
 constexpr char kSecret[] = "integration-test-secret-0123456789abcdef";
 
 // Rows are in the scope named by `owner` (one scope per user).
+// `docs.body` is a manual column (concurrent edits become conflict records).
 constexpr char kServerSchema[] = R"({"tables": {
-  "notes": {"key": ["id"], "columns": ["title", "body", "owner"], "scopeColumn": "owner"}}})";
-constexpr char kClientSchema[] = "CREATE TABLE notes(id TEXT PRIMARY KEY, title TEXT, body TEXT, owner TEXT);";
-const std::vector<TableDef> kTables = {{"notes", {"id"}, {"title", "body", "owner"}}};
+  "notes": {"key": ["id"], "columns": ["title", "body", "owner"], "scopeColumn": "owner"},
+  "docs": {"key": ["id"], "columns": ["body", "owner"], "scopeColumn": "owner", "columnPolicies": {"body": "manual"}}}})";
+constexpr char kClientSchema[] =
+    "CREATE TABLE notes(id TEXT PRIMARY KEY, title TEXT, body TEXT, owner TEXT);"
+    "CREATE TABLE docs(id TEXT PRIMARY KEY, body TEXT, owner TEXT);";
+const std::vector<TableDef> kTables = {{"notes", {"id"}, {"title", "body", "owner"}},
+                                       {"docs", {"id"}, {"body", "owner"}}};
 
 SyncConfig ClientConfig(size_t page_size = 1000) {
   SyncConfig c;
   c.tables["notes"] = TrackedTable{{"id"}, merge::TablePolicy{}};
+  c.tables["docs"] = TrackedTable{{"id"}, merge::TablePolicy{merge::Policy::kLww, {{"body", merge::Policy::kManual}}}};
   c.pull_interval_ms = 0;  // pulls only when asked (RunUntilIdle asks) or after pushes
   c.pull_page_size = page_size;
   c.batch_size = 200;
@@ -160,10 +166,11 @@ class SyncIntegrationTest : public ::testing::TestWithParam<std::string> {
     abort();
   }
 
-  // Brings the device up to the server's time (and the server up to the device's), then syncs it.
-  void Sync(Device& d) {
-    const int64_t t = std::max(clock_.load(), d.now);
-    clock_ = t;
+  // Brings the device up to the server's time (and the server up to the device's), then syncs it. With
+  // `own_clock` the device keeps its clock (one that is behind the server's stays behind).
+  void Sync(Device& d, bool own_clock = false) {
+    const int64_t t = own_clock ? d.now : std::max(clock_.load(), d.now);
+    clock_ = std::max(clock_.load(), t);
     Status s = d.RunUntilIdle(t);
     ASSERT_TRUE(s.ok()) << d.name() << ": " << s.ToString();
     clock_ = std::max(clock_.load(), d.now);
@@ -494,6 +501,77 @@ TEST_P(SyncIntegrationTest, ExpiredTokenKeepsOperationsUntilANewOneArrives) {
   EXPECT_TRUE(a.Outbox(OpState::kFailed).empty());
   EXPECT_EQ(Server()["notes"].size(), 2u);
   EXPECT_EQ(Diff(Server(), Local(a)), "");
+}
+
+// ---- Reproductions of engine bugs found by the convergence simulation (tests/convergence_sim_test.cc) ----
+// Each is the smallest schedule that leaves a device with rows the server does not have. DISABLED_ until
+// the engine (wasm/src/pull_apply.cc) is fixed; run with --gtest_also_run_disabled_tests.
+
+// Bug 1: after a manual-column conflict the device keeps the refused local write's HLC as the column's HLC
+// (ApplyConflict forces the server's value, then MarkAcknowledged raises the shadow HLC to the op's), so a
+// later server value with an HLC between the two is ignored by that device for good.
+TEST_P(SyncIntegrationTest, DISABLED_BugRepro_ManualConflictKeepsTheRefusedWritesHlc) {
+  Device& a = NewDevice("phone", {"alice"});
+  Device& b = NewDevice("laptop", {"alice"});
+  ExecOk(a, "INSERT INTO docs VALUES ('d1', 'v0', 'alice')");
+  Sync(a);
+  Sync(b);
+  b.now = clock_.load() + 1000;
+  ExecOk(b, "UPDATE docs SET body = 'b1' WHERE id = 'd1'");
+  Sync(b);
+  a.now = b.now + 10'000;  // A's edit has not seen b1: conflict, A takes b1 and gets a conflict record
+  ExecOk(a, "UPDATE docs SET body = 'a1' WHERE id = 'd1'");
+  Sync(a);
+  EXPECT_EQ(Local(a)["docs"]["id='d1'"]["body"], Value("b1"));
+  b.now = a.now - 5000;  // B's clock is 5 s behind A's: its next edit's HLC is below a1's
+  Sync(b, /*own_clock=*/true);
+  ExecOk(b, "UPDATE docs SET body = 'b2' WHERE id = 'd1'");
+  Sync(b, /*own_clock=*/true);
+  EXPECT_EQ(Server()["docs"]["id='d1'"]["body"], Value("b2"));
+  Sync(a);
+  EXPECT_EQ(Diff(Server(), Local(a)), "");  // fails: A still shows b1
+}
+
+// Bug 2: a row deleted on the server and then resurrected by an edit of one column (from a device that had
+// not seen the delete) has its other columns NULL on the server, but devices that did not pull the tombstone
+// in between keep their old values: a pulled upsert carries only the live columns, and the engine reads a
+// missing column as "unchanged" instead of "removed".
+TEST_P(SyncIntegrationTest, DISABLED_BugRepro_ResurrectedRowKeepsColumnsTheDeleteRemoved) {
+  Device& a = NewDevice("phone", {"alice"});
+  Device& b = NewDevice("laptop", {"alice"});
+  ExecOk(a, "INSERT INTO notes VALUES ('n1', 'title', 'body', 'alice')");
+  Sync(a);
+  Sync(b);
+  a.now = clock_.load() + 1000;
+  ExecOk(a, "DELETE FROM notes WHERE id = 'n1'");
+  Sync(a);
+  b.now = a.now + 1000;  // B edits the title without having seen the delete: the row comes back
+  ExecOk(b, "UPDATE notes SET title = 'again' WHERE id = 'n1'");
+  Sync(b);
+  Sync(a);
+  const State server = Server();
+  EXPECT_EQ(server.at("notes").at("id='n1'").at("body"), Value());  // the delete removed it
+  EXPECT_EQ(Diff(server, Local(a)), "");
+  EXPECT_EQ(Diff(server, Local(b)), "");  // fails: B still has body 'body'
+}
+
+// Bug 3: a device whose clock is more than maxDriftMs behind the server's refuses to adopt the HLCs it pulls
+// (Hlc::Receive's drift clamp), so its next edit of a pulled row is stamped older than the value it replaced.
+// The server answers `applied` without changing the row, nothing newer is pulled, and the device shows its
+// own value for good while everyone else has the server's.
+TEST_P(SyncIntegrationTest, DISABLED_BugRepro_SlowClockDeviceKeepsAWriteTheServerIgnored) {
+  Device& a = NewDevice("phone", {"alice"});
+  Device& b = NewDevice("laptop", {"alice"});
+  ExecOk(a, "INSERT INTO notes VALUES ('n1', 'from a', NULL, 'alice')");
+  Sync(a);
+  b.now = clock_.load() - 3600'000;  // an hour behind
+  Sync(b, /*own_clock=*/true);
+  EXPECT_EQ(Local(b)["notes"]["id='n1'"]["title"], Value("from a"));
+  b.now += 60'000;
+  ExecOk(b, "UPDATE notes SET title = 'from b' WHERE id = 'n1'");
+  Sync(b, /*own_clock=*/true);
+  EXPECT_TRUE(b.Outbox(OpState::kPending).empty());
+  EXPECT_EQ(Diff(Server(), Local(b)), "");  // fails: the server kept 'from a', B shows 'from b'
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, SyncIntegrationTest, ::testing::Values("sqlite", "postgresql"),
