@@ -633,30 +633,97 @@ protocol::Operation RemoteUpsert(const std::string& id, int64_t wall, std::map<s
 TEST_F(SyncEngineTest, PullNeverOverwritesANewerLocalEditAndTheEditIsStillSent) {
   client.ExecOk("INSERT INTO items VALUES ('a', 'A', 1)");
   client.SyncAll(server);
-  // Another device wrote the title earlier than our pending edit; and the qty... (counter: added).
+  // Another device wrote the title before our (unsent) edit, and a note column we did not touch.
   server.RemoteWrite(RemoteUpsert("a", client.now - 5'000, {{"title", std::string("Old remote")}}));
   client.now += 1000;
   client.ExecOk("UPDATE items SET title = 'Mine' WHERE id = 'a'");
-  client.engine->SetPaused(true);
-  client.engine->SetPaused(false);
-  // Pull first (the push is held back by an auth failure).
   SettleReads();
-  Action push = NextPush();
-  ASSERT_TRUE(client.Serve(push, server, Fault::kNetworkError).ok());
+  Action push = NextPush();  // our edit is in flight while the pull comes back
   client.engine->SyncNow(client.now);
   Action pull = client.Next();
-  if (pull.kind == Action::kPush) {  // push first: serve it, then the pull must not undo it
-    ASSERT_TRUE(client.Serve(pull, server).ok());
-  } else {
-    ASSERT_EQ(pull.kind, Action::kPull);
-    ASSERT_TRUE(client.Serve(pull, server).ok());
-    EXPECT_EQ(client.Text("SELECT title FROM items WHERE id = 'a'"), "Mine");
-    EXPECT_EQ(client.List(OpState::kPending).size(), 1u);
-  }
+  ASSERT_EQ(pull.kind, Action::kPull);
+  ASSERT_TRUE(client.Serve(pull, server).ok());
+  EXPECT_EQ(client.Text("SELECT title FROM items WHERE id = 'a'"), "Mine");  // not overwritten
+  EXPECT_EQ(client.List(OpState::kInflight).size(), 1u);                  // and still on its way
+  ASSERT_TRUE(client.Serve(push, server).ok());
   client.SyncAll(server);
   EXPECT_EQ(client.Text("SELECT title FROM items WHERE id = 'a'"), "Mine");
   EXPECT_EQ(std::get<std::string>(server.Find("items", {{"id", std::string("a")}})->state.columns.at("title").value),
             "Mine");
+}
+
+TEST_F(SyncEngineTest, PeriodicPullAndHeartbeatClockCheck) {
+  client.SyncAll(server);
+  Action a = client.Next();
+  ASSERT_EQ(a.kind, Action::kWait);
+  EXPECT_LE(a.wake_at_ms, client.now + config.pull_interval_ms);
+  client.now += config.pull_interval_ms;
+  a = client.Next();
+  ASSERT_EQ(a.kind, Action::kPull);
+  ASSERT_TRUE(client.Serve(a, server).ok());
+  // An idle link is probed; a server clock far from ours is reported.
+  client.now += config.heartbeat_online_ms;
+  for (int i = 0; i < 3 && a.kind != Action::kHeartbeat; ++i) {
+    a = client.Next();
+    if (a.kind == Action::kPull) {
+      ASSERT_TRUE(client.Serve(a, server).ok());
+    }
+  }
+  ASSERT_EQ(a.kind, Action::kHeartbeat);
+  TransportResult r;
+  r.http_status = 200;
+  protocol::HealthResponse health;
+  health.server_time_ms = client.now + 3'600'000;
+  r.body = protocol::Encode(health);
+  ASSERT_TRUE(client.engine->OnResult(a.request_id, r, client.now).ok());
+  auto drift = client.Events("clock-drift");
+  ASSERT_EQ(drift.size(), 1u);
+  EXPECT_NE(drift[0].json.find("serverTimeMs"), std::string::npos);
+}
+
+TEST_F(SyncEngineTest, TooLargeHalvesTheBatch) {
+  for (int i = 0; i < 4; ++i) client.ExecOk("INSERT INTO items VALUES (?, 'x', 1)", P({std::string(1, 'a' + i)}));
+  SettleReads();
+  Action push = NextPush();
+  EXPECT_EQ(Decoded(push).ops.size(), 4u);
+  TransportResult r;
+  r.http_status = 413;
+  r.body = ErrorJson("TOO_LARGE", "Body over 4 MiB.");
+  ASSERT_TRUE(client.engine->OnResult(push.request_id, r, client.now).ok());
+  auto pending = client.List(OpState::kPending);
+  ASSERT_EQ(pending.size(), 4u);
+  EXPECT_EQ(pending[0].attempts, 0);  // not the operations' fault
+  push = NextPush();
+  EXPECT_EQ(Decoded(push).ops.size(), 2u);
+  ASSERT_TRUE(client.Serve(push, server).ok());
+  client.SyncAll(server);
+  EXPECT_EQ(client.List(OpState::kDone).size(), 4u);
+}
+
+TEST_F(SyncEngineTest, ConflictOnADeleteWinsTombstoneDeletesLocallyAndIsRecorded) {
+  SyncConfig c = Config();
+  c.tables["docs"].policy.table = merge::Policy::kDeleteWins;
+  c.tables["docs"].policy.columns.clear();
+  FakeServer dw = Server(c);
+  SyncClient local(c, kSchema);
+  local.ExecOk("INSERT INTO docs VALUES ('d', 'x', 't')");
+  local.SyncAll(dw);
+  protocol::Operation del;
+  del.id = "01900000-0000-7000-8000-0000000000e1";
+  del.kind = "delete";
+  del.table = "docs";
+  del.key = {{"id", std::string("d")}};
+  del.hlc = {local.now - 1000, 0, 0xabc};  // older than our edit: delete-wins still wins
+  dw.RemoteWrite(del);
+  local.now += 10;
+  local.ExecOk("UPDATE docs SET body = 'edited' WHERE id = 'd'");
+  local.SyncAll(dw);
+  EXPECT_EQ(local.Int("SELECT count(*) FROM docs WHERE id = 'd'"), 0);
+  auto conflicts = local.Events("conflict");
+  ASSERT_EQ(conflicts.size(), 1u);
+  EXPECT_NE(conflicts[0].json.find(R"("deleted":true)"), std::string::npos) << conflicts[0].json;
+  EXPECT_NE(conflicts[0].json.find(R"("body":{"local":"edited","remote":null})"), std::string::npos);
+  EXPECT_EQ(local.List(OpState::kPending).size(), 0u);
 }
 
 TEST_F(SyncEngineTest, PullAppliesNewerRemoteValuesTombstonesAndPages) {
