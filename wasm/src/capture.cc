@@ -205,8 +205,9 @@ void Engine::Capture(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
 }
 
 Status Engine::RecordRowOp(const TableInfo& t, protocol::Operation op) {
-  op.hlc = Tick();
-  if (op.hlc == hlc_.last() && hlc_.last().wall_ms == Hlc::kMaxWallMs && hlc_.last().counter == UINT32_MAX)
+  bool exhausted = false;
+  op.hlc = Tick(&exhausted);
+  if (exhausted)
     return Status::Error("CLOCK_EXHAUSTED", "The device clock cannot advance any more; check the system time.");
   for (auto& [name, cv] : op.columns) cv.hlc = op.hlc;
   const std::string key_text = KeyText(op.key);

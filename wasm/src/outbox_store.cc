@@ -212,9 +212,10 @@ std::string Engine::NewOpId(int64_t now_ms) {
   return id;
 }
 
-HlcTimestamp Engine::Tick() {
+HlcTimestamp Engine::Tick(bool* exhausted) {
   Status report;
   HlcTimestamp ts = hlc_.Now(now_ms_, &report);
+  if (exhausted) *exhausted = report.code() == "CLOCK_EXHAUSTED";
   if (report.code() == "CLOCK_DRIFT") {
     if (!clock_drift_reported_) {
       clock_drift_reported_ = true;

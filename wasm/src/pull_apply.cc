@@ -277,8 +277,7 @@ Status Engine::ApplyPage(const protocol::PullResponse& page, std::set<std::strin
     OUTPOST_RETURN_IF_ERROR(ApplyChange(*t, change, true));
     tables->insert(change.table);
   }
-  cursor_ = page.cursor;
-  return SetMeta("cursor", page.cursor);
+  return SetMeta("cursor", page.cursor);  // cursor_ follows after the commit
 }
 
 Status Engine::Resync(std::set<std::string>* tables) {
@@ -302,7 +301,6 @@ Status Engine::Resync(std::set<std::string>* tables) {
                                     expr("_outpost_rows.tbl", "_outpost_rows.key")));
   OUTPOST_RETURN_IF_ERROR(sql_.Exec("DELETE FROM _outpost_shadow WHERE NOT " +
                                     expr("_outpost_shadow.tbl", "_outpost_shadow.key")));
-  cursor_.clear();
   return SetMeta("cursor", Value());
 }
 

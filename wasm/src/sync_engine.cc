@@ -215,8 +215,11 @@ Status Engine::Enqueue(const CustomOperation& custom, int64_t now_ms, std::strin
       return Status::Error("INVALID_ARGUMENT", "payload: " + s.message());
     op.payload = pj::Dump(payload);
   }
-  op.hlc = Tick();
+  bool exhausted = false;
+  op.hlc = Tick(&exhausted);
   op.id = NewOpId(now_ms);
+  if (exhausted || op.id.empty())
+    return Status::Error("CLOCK_EXHAUSTED", "The device clock cannot advance any more; check the system time.");
   // The codec is the validator: what it would reject on the server is rejected here, before it is stored.
   protocol::PushRequest probe{client_id_, {op}};
   protocol::PushRequest decoded;
@@ -629,7 +632,9 @@ Status Engine::ApplyPullTransaction(const protocol::PullResponse& page, std::set
   if (!s.ok()) {
     events_.resize(mark);
     tables->clear();
+    return s;
   }
+  cursor_ = page.resync_required ? std::string() : page.cursor;  // only once it is stored
   return s;
 }
 

@@ -107,7 +107,7 @@ class Engine final : public SyncEngine {
   Status EnsureCounts();
   Status CheckBounds(int64_t add_ops, int64_t add_bytes);
   std::string NewOpId(int64_t now_ms);
-  HlcTimestamp Tick();  // a local HLC timestamp at now_ms_, noting drift
+  HlcTimestamp Tick(bool* exhausted = nullptr);  // a local HLC timestamp at now_ms_, noting drift
   Status Begin();
   Status Commit();
   void Rollback();
