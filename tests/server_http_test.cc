@@ -7,6 +7,7 @@
 #include <httplib.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -455,6 +456,39 @@ TEST_F(HttpServerTest, RejectedRequestWithABodyLeavesTheConnectionUsable) {
   }
 }
 
+// Chunked request bodies have no Content-Length for httplib to check: they are cut at the cap while read.
+TEST_F(HttpServerTest, ChunkedBodiesAreReadAndCapped) {
+  auto chunked = [](const std::string& body) {
+    std::string out;
+    for (size_t i = 0; i < body.size(); i += 4096) {
+      std::string part = body.substr(i, 4096);
+      char size[16];
+      snprintf(size, sizeof size, "%zx\r\n", part.size());
+      out += size + part + "\r\n";
+    }
+    return out + "0\r\n\r\n";
+  };
+  auto request = [&](const std::string& body, const std::string& extra_headers) {
+    return RawRequest(server_->port(), "POST /sync/v1/push HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                                           Token("phone", {"team-7"}) +
+                                           "\r\nContent-Type: application/json\r\n" + extra_headers +
+                                           "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n" + chunked(body));
+  };
+  const std::string push = PushJson("phone", {UpsertJson(60, "c1", "team-7", "chunked")});
+  std::string ok = request(push, "");
+  EXPECT_EQ(ok.rfind("HTTP/1.1 200", 0), 0u) << ok;
+  EXPECT_NE(ok.find("\"applied\""), std::string::npos) << ok;
+  const std::string before = Snapshot();
+  std::string big = request(std::string(300 * 1024, ' ') + push, "");
+  EXPECT_EQ(big.rfind("HTTP/1.1 413", 0), 0u) << big.substr(0, 200);
+  EXPECT_NE(big.find("TOO_LARGE"), std::string::npos);
+  std::string bomb = request(Gzip(std::string(32 << 20, ' ') + push), "Content-Encoding: gzip\r\n");
+  EXPECT_EQ(bomb.rfind("HTTP/1.1 413", 0), 0u) << bomb.substr(0, 200);
+  EXPECT_NE(bomb.find("TOO_LARGE"), std::string::npos);
+  ExpectServing("chunked bodies");
+  EXPECT_EQ(Snapshot(), before);
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Happy paths.
 
@@ -768,6 +802,57 @@ TEST(ServerBinaryTest, TokenCommandRoundTripsThroughTheLibrary) {
   TokenFailure failure;
   EXPECT_FALSE(auth->Verify(out, claims.expires_at_ms, nullptr, &failure).ok());
   EXPECT_EQ(failure, TokenFailure::kExpired);
+  fs::remove_all(dir);
+}
+
+// Starts `outpost-server serve` on a free port, talks to it, stops it with SIGTERM: exit 0, log written.
+TEST(ServerBinaryTest, ServeAnswersThenStopsOnSigterm) {
+  std::string dir = TempDir();
+  std::ofstream(dir + "/schema.json") << kSchema;
+  std::ofstream(dir + "/secret") << kSecret;
+  int err[2];
+  ASSERT_EQ(pipe(err), 0);
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    dup2(err[1], 2);
+    close(err[0]);
+    close(err[1]);
+    std::string store = "sqlite:" + dir + "/store.db", schema = dir + "/schema.json", secret = dir + "/secret",
+                log = dir + "/requests.log";
+    execl(OUTPOST_SERVER_BINARY, OUTPOST_SERVER_BINARY, "serve", "--store", store.c_str(), "--schema",
+          schema.c_str(), "--secret-file", secret.c_str(), "--port", "0", "--log", log.c_str(), nullptr);
+    _exit(127);
+  }
+  close(err[1]);
+  // The first line on stderr says where it listens.
+  std::string banner;
+  char c;
+  while (banner.find('\n') == std::string::npos && read(err[0], &c, 1) == 1) banner += c;
+  size_t at = banner.find("http://127.0.0.1:");
+  ASSERT_NE(at, std::string::npos) << banner;
+  int port = std::stoi(banner.substr(at + 17));
+  httplib::Client client("127.0.0.1", port);
+  auto health = client.Get("/sync/v1/health");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  TokenAuthority auth(kSecret);
+  TokenClaims claims{"u", "phone", {"team-7"}, NowMs(), NowMs() + 60000};
+  std::string token;
+  ASSERT_TRUE(auth.Issue(claims, &token).ok());
+  auto push = client.Post("/sync/v1/push", {{"Authorization", "Bearer " + token}},
+                          PushJson("phone", {UpsertJson(1, "r1", "team-7", "via the binary")}), "application/json");
+  ASSERT_TRUE(push);
+  EXPECT_EQ(push->status, 200) << push->body;
+  ASSERT_EQ(kill(pid, SIGTERM), 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  close(err[0]);
+  std::ifstream in(dir + "/requests.log");
+  int lines = 0;
+  for (std::string line; std::getline(in, line);) ++lines;
+  EXPECT_EQ(lines, 2);
   fs::remove_all(dir);
 }
 
