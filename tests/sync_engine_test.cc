@@ -177,6 +177,20 @@ TEST_F(SyncEngineTest, KeyChangeIsADeleteAndAnInsert) {
   EXPECT_EQ(std::get<std::string>(ops[0].op.key.at("id")), "a");
   EXPECT_EQ(ops[1].op.kind, "upsert");
   EXPECT_EQ(ops[1].op.columns.size(), 2u);
+
+  // A table of key columns only.
+  SyncConfig c = Config();
+  c.tables["tags"] = TrackedTable{{"doc", "tag"}, {}};
+  SyncClient keys(c, std::string(kSchema) + "CREATE TABLE tags(doc TEXT, tag TEXT, PRIMARY KEY(doc, tag));");
+  keys.ExecOk("INSERT INTO tags VALUES ('d', 'red')");
+  server.policies["tags"] = merge::TablePolicy{};
+  keys.SyncAll(server);
+  keys.ExecOk("UPDATE tags SET tag = 'blue' WHERE doc = 'd'");
+  ops = keys.List(OpState::kPending);
+  ASSERT_EQ(ops.size(), 2u);
+  EXPECT_EQ(ops[1].op.kind, "upsert");
+  EXPECT_EQ(std::get<std::string>(ops[1].op.key.at("tag")), "blue");
+  EXPECT_TRUE(ops[1].op.columns.empty());
 }
 
 TEST_F(SyncEngineTest, PulledChangesAreNotCaptured) {

@@ -7,7 +7,7 @@
 // Trigger call shape: outpost_capture(table, 'I'|'U'|'D', key values..., then for I/U per non-key column in
 // table order: changed flag, value). UPDATE passes `NEW.c IS NOT OLD.c` flags, so only changed columns are
 // recorded; counter columns pass the delta NEW - OLD. An UPDATE that changes the key is a delete of the old
-// key and an upsert of every column at the new key.
+// key and an upsert of every column at the new key (passed as 'I', so a key-only row is recorded too).
 #include <string_view>
 
 #include "protocol_json.h"
@@ -136,7 +136,8 @@ Status Engine::InstallTriggers() {
            " BEGIN SELECT outpost_capture(" + lit + ",'I'" + new_key + ins_cols + "); END;";
     sql += "CREATE TEMP TRIGGER " + Quote(base + "_u") + " AFTER UPDATE ON main." + table +
            " BEGIN SELECT outpost_capture(" + lit + ",'D'" + old_key + ") WHERE " + key_changed +
-           "; SELECT outpost_capture(" + lit + ",'U'" + new_key + upd_cols + "); END;";
+           "; SELECT outpost_capture(" + lit + ",CASE WHEN " + key_changed + " THEN 'I' ELSE 'U' END" + new_key +
+           upd_cols + "); END;";
     sql += "CREATE TEMP TRIGGER " + Quote(base + "_d") + " AFTER DELETE ON main." + table +
            " BEGIN SELECT outpost_capture(" + lit + ",'D'" + old_key + "); END;";
   }
