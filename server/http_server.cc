@@ -120,6 +120,7 @@ class HttpServer::Impl {
   HandlerResponse PreRouting(const Request& req, Response& res);
   void Preflight(const Request& req, Response& res);
   void LogRequest(const Request& req, const Response& res);
+  void CloseLog();
   void MethodNotAllowed(Response& res, const char* allow);
   void Routes();
 
@@ -132,6 +133,7 @@ class HttpServer::Impl {
   std::condition_variable cv_;
   bool stopped_ = false;  // GUARDED_BY(mu_)
   std::mutex stop_mu_;     // one Stop() at a time (a signal thread and a destructor may race)
+  bool used_ = false;     // Start() was called (an httplib::Server cannot be set up twice)
   bool started_ = false;  // GUARDED_BY(stop_mu_) after Start()
   FILE* log_ = nullptr;
   bool own_log_ = false;
@@ -195,14 +197,16 @@ void HttpServer::Impl::LogRequest(const Request& req, const Response& res) {
   if (ctx.active) {
     ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - ctx.start).count();
   }
-  if (log_ != nullptr) {
-    char took[32];
-    snprintf(took, sizeof took, "%.1fms", ms);
-    std::string line = IsoNow() + " " + LogSafe(req.method, 16) + " " + LogSafe(req.path, 512) + " " +
-                       std::to_string(res.status) + " " + took + " " + LogSafe(ctx.device, 128) + "\n";
+  char took[32];
+  snprintf(took, sizeof took, "%.1fms", ms);
+  std::string line = IsoNow() + " " + LogSafe(req.method, 16) + " " + LogSafe(req.path, 512) + " " +
+                     std::to_string(res.status) + " " + took + " " + LogSafe(ctx.device, 128) + "\n";
+  {
     std::lock_guard<std::mutex> lock(log_mu_);
-    fputs(line.c_str(), log_);
-    fflush(log_);
+    if (log_ != nullptr) {
+      fputs(line.c_str(), log_);
+      fflush(log_);
+    }
   }
   ctx = RequestContext{};
 }
@@ -261,7 +265,8 @@ void HttpServer::Impl::Routes() {
 }
 
 Status HttpServer::Impl::Start() {
-  if (started_) return Status::Error("INVALID_ARGUMENT", "The server was already started; create a new one.");
+  if (used_) return Status::Error("INVALID_ARGUMENT", "An HttpServer starts once; create a new one.");
+  used_ = true;
   if (options_.log_file == "-") {
     log_ = stdout;
   } else if (!options_.log_file.empty()) {
@@ -343,9 +348,18 @@ Status HttpServer::Impl::Start() {
   return Status::OK();
 }
 
+void HttpServer::Impl::CloseLog() {
+  std::lock_guard<std::mutex> lock(log_mu_);
+  if (own_log_ && log_ != nullptr) fclose(log_);
+  log_ = nullptr;
+}
+
 void HttpServer::Impl::Stop() {
   std::lock_guard<std::mutex> stop_lock(stop_mu_);
-  if (!started_) return;
+  if (!started_) {
+    CloseLog();  // a Start() that failed after opening it
+    return;
+  }
   svr_.stop();
   if (thread_.joinable()) thread_.join();
   {
@@ -353,11 +367,7 @@ void HttpServer::Impl::Stop() {
     stopped_ = true;
     cv_.notify_all();
   }
-  if (own_log_ && log_ != nullptr) {
-    std::lock_guard<std::mutex> lock(log_mu_);
-    fclose(log_);
-    log_ = nullptr;
-  }
+  CloseLog();
   started_ = false;
 }
 

@@ -63,7 +63,8 @@ class HttpServer {
   HttpServer& operator=(const HttpServer&) = delete;
 
   // Binds and starts serving on a background thread. UNAVAILABLE when the address cannot be bound,
-  // INVALID_ARGUMENT for bad options (unreadable static directory or log file).
+  // INVALID_ARGUMENT for bad options (unreadable static directory or log file) and for a second Start()
+  // (also after Stop(): a server runs once).
   Status Start();
   // The bound port (after Start).
   int port() const;

@@ -763,6 +763,7 @@ TEST_F(HttpServerTest, StartFailsOnABusyPortAndBadOptions) {
   bad_static.static_dir = dir_ + "/no-such-dir";
   HttpServer third(store_.get(), auth_.get(), bad_static);
   EXPECT_EQ(third.Start().code(), "INVALID_ARGUMENT");
+  EXPECT_EQ(server_->Start().code(), "INVALID_ARGUMENT");  // a server starts once
   ExpectServing("failed starts of other servers");
 }
 
