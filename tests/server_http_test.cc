@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <random>
 #include <sstream>
 
 #include "auth.h"
@@ -454,6 +455,50 @@ TEST_F(HttpServerTest, RejectedRequestWithABodyLeavesTheConnectionUsable) {
     ASSERT_TRUE(ok);
     EXPECT_EQ(ok->status, 200) << ok->body;
   }
+}
+
+// Seeded byte mutations of valid requests: every answer is a decodable success or a 4xx error body, and
+// the server keeps serving. (The codec itself is fuzzed in tests/fuzz; this covers the HTTP path around it.)
+TEST_F(HttpServerTest, MutatedRequestsGetWellFormedAnswers) {
+  const std::string token = Token("phone", {"team-7"});
+  const std::string seeds[] = {
+      PushJson("phone", {UpsertJson(70, "m1", "team-7", "mutant"), UpsertJson(71, "m2", "team-7", "other")}),
+      R"({"protocol":1,"clientId":"phone","cursor":"v1.0","limit":5,"scopes":["team-7"]})",
+  };
+  const char* paths[] = {"/sync/v1/push", "/sync/v1/pull"};
+  std::mt19937 rng(20261122);
+  const char alphabet[] = "{}[]\":,0123456789.-eE\\ tfnul\x01\xff\xc3";
+  for (int i = 0; i < 400; ++i) {
+    const int which = i % 2;
+    std::string body = seeds[which];
+    const int edits = 1 + static_cast<int>(rng() % 4);
+    for (int e = 0; e < edits; ++e) {
+      size_t at = rng() % body.size();
+      switch (rng() % 3) {
+        case 0: body[at] = alphabet[rng() % (sizeof alphabet - 1)]; break;
+        case 1: body.erase(at, 1 + rng() % 8); break;
+        default: body.insert(at, 1, alphabet[rng() % (sizeof alphabet - 1)]); break;
+      }
+      if (body.empty()) body = "{";
+    }
+    auto res = Post(paths[which], body, Bearer(token));
+    ASSERT_TRUE(res) << body;
+    if (res->status == 200) {
+      if (which == 0) {
+        protocol::PushResponse r;
+        EXPECT_TRUE(protocol::Decode(res->body, Limits{}, &r).ok()) << body << " -> " << res->body;
+      } else {
+        protocol::PullResponse r;
+        EXPECT_TRUE(protocol::Decode(res->body, Limits{}, &r).ok()) << body << " -> " << res->body;
+      }
+      continue;
+    }
+    EXPECT_TRUE(res->status == 400 || res->status == 403 || res->status == 413 || res->status == 426)
+        << res->status << " for " << body;
+    protocol::ErrorBody error;
+    EXPECT_TRUE(protocol::Decode(res->body, Limits{}, &error).ok()) << body << " -> " << res->body;
+  }
+  ExpectServing("mutated requests");
 }
 
 // Chunked request bodies have no Content-Length for httplib to check: they are cut at the cap while read.
