@@ -257,12 +257,13 @@ int main(int argc, char** argv) {
   for (const std::string& u : config.urls) urls += (urls.empty() ? "" : ",") + JsonString(u);
   std::string samples;
   for (const std::string& s : totals.samples) samples += (samples.empty() ? "" : ",") + JsonString(s);
-  printf("{\"urls\":[%s],\"devices\":%d,\"batch\":%d,\"gzip\":%s,\"seconds\":%.2f,\"requests\":%lld,"
-         "\"appliedOps\":%lld,\"opsPerSecond\":%.0f,\"latencyMs\":{\"p50\":%.1f,\"p99\":%.1f,\"max\":%.1f},"
-         "\"errors\":%lld,\"errorSamples\":[%s]}\n",
-         urls.c_str(), config.devices, config.batch, config.gzip ? "true" : "false", seconds,
-         static_cast<long long>(totals.requests), static_cast<long long>(totals.applied),
-         static_cast<double>(totals.applied) / seconds, p50, p99, max, static_cast<long long>(totals.errors),
-         samples.c_str());
+  printf(
+      "{\"urls\":[%s],\"devices\":%d,\"batch\":%d,\"gzip\":%s,\"seconds\":%.2f,\"requests\":%lld,"
+      "\"appliedOps\":%lld,\"opsPerSecond\":%.0f,\"latencyMs\":{\"p50\":%.1f,\"p99\":%.1f,\"max\":%.1f},"
+      "\"errors\":%lld,\"errorSamples\":[%s]}\n",
+      urls.c_str(), config.devices, config.batch, config.gzip ? "true" : "false", seconds,
+      static_cast<long long>(totals.requests), static_cast<long long>(totals.applied),
+      static_cast<double>(totals.applied) / seconds, p50, p99, max, static_cast<long long>(totals.errors),
+      samples.c_str());
   return totals.errors == 0 ? 0 : 1;
 }

@@ -57,11 +57,16 @@ std::string IsoTime(int64_t ms) {
 
 std::string_view TokenFailureName(TokenFailure f) {
   switch (f) {
-    case TokenFailure::kNone: return "none";
-    case TokenFailure::kMissing: return "missing";
-    case TokenFailure::kMalformed: return "malformed";
-    case TokenFailure::kBadSignature: return "bad-signature";
-    case TokenFailure::kExpired: return "expired";
+    case TokenFailure::kNone:
+      return "none";
+    case TokenFailure::kMissing:
+      return "missing";
+    case TokenFailure::kMalformed:
+      return "malformed";
+    case TokenFailure::kBadSignature:
+      return "bad-signature";
+    case TokenFailure::kExpired:
+      return "expired";
   }
   return "none";
 }
@@ -133,9 +138,8 @@ Status TokenAuthority::FromSecretFile(const std::string& path, std::unique_ptr<T
   std::string secret = buf.str();
   while (!secret.empty() && std::isspace(static_cast<unsigned char>(secret.back()))) secret.pop_back();
   if (secret.size() < kMinSecretBytes) {
-    return Status::Error("INVALID_ARGUMENT", "The secret file \"" + path + "\" holds " +
-                                                 std::to_string(secret.size()) + " bytes; it needs at least " +
-                                                 std::to_string(kMinSecretBytes) +
+    return Status::Error("INVALID_ARGUMENT", "The secret file \"" + path + "\" holds " + std::to_string(secret.size()) +
+                                                 " bytes; it needs at least " + std::to_string(kMinSecretBytes) +
                                                  " (create one with `outpost-server secret FILE`).");
   }
   *out = std::make_unique<TokenAuthority>(std::move(secret));
@@ -155,17 +159,19 @@ Status TokenAuthority::Issue(const TokenClaims& claims, std::string* token) cons
     return Status::Error("INVALID_ARGUMENT", "The user must be 1-128 characters from A-Z a-z 0-9 . _ : -.");
   }
   if (!IsName(claims.device)) {
-    return Status::Error("INVALID_ARGUMENT", "The device must be 1-128 characters from A-Z a-z 0-9 . _ : - "
-                                             "(it is the clientId the device sends).");
+    return Status::Error("INVALID_ARGUMENT",
+                         "The device must be 1-128 characters from A-Z a-z 0-9 . _ : - "
+                         "(it is the clientId the device sends).");
   }
   if (claims.scopes.empty() || claims.scopes.size() > kMaxScopes) {
-    return Status::Error("INVALID_ARGUMENT", "A token needs 1-" + std::to_string(kMaxScopes) +
-                                                 " scopes (\"*\" allows every scope).");
+    return Status::Error("INVALID_ARGUMENT",
+                         "A token needs 1-" + std::to_string(kMaxScopes) + " scopes (\"*\" allows every scope).");
   }
   for (const std::string& s : claims.scopes) {
     if (!IsScopeOrStar(s)) {
-      return Status::Error("INVALID_ARGUMENT", "Scope \"" + s + "\" is not 1-128 characters from A-Z a-z 0-9 . _ : - "
-                                               "(or \"*\").");
+      return Status::Error("INVALID_ARGUMENT", "Scope \"" + s +
+                                                   "\" is not 1-128 characters from A-Z a-z 0-9 . _ : - "
+                                                   "(or \"*\").");
     }
   }
   if (claims.expires_at_ms <= claims.issued_at_ms) {
@@ -276,11 +282,16 @@ Status ParseDuration(std::string_view text, int64_t* ms) {
   while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
   std::string_view unit = text.substr(digits);
   int64_t scale = 0;
-  if (unit == "ms") scale = 1;
-  else if (unit == "s") scale = 1000;
-  else if (unit == "m") scale = 60 * 1000;
-  else if (unit == "h") scale = 3600 * 1000;
-  else if (unit == "d") scale = 24 * 3600 * 1000;
+  if (unit == "ms")
+    scale = 1;
+  else if (unit == "s")
+    scale = 1000;
+  else if (unit == "m")
+    scale = 60 * 1000;
+  else if (unit == "h")
+    scale = 3600 * 1000;
+  else if (unit == "d")
+    scale = 24 * 3600 * 1000;
   if (digits == 0 || digits > 9 || scale == 0) {
     return Status::Error("INVALID_ARGUMENT", "Duration \"" + std::string(text) +
                                                  "\" is not a positive integer with a unit: ms, s, m, h or d "

@@ -58,8 +58,7 @@ class TokenAuthority {
 
   // Verifies a token at `now_ms`. UNAUTHENTICATED (with *failure set) when it is empty, malformed, not signed
   // with this secret, or expired.
-  Status Verify(std::string_view token, int64_t now_ms, TokenClaims* claims,
-                TokenFailure* failure = nullptr) const;
+  Status Verify(std::string_view token, int64_t now_ms, TokenClaims* claims, TokenFailure* failure = nullptr) const;
 
   // Verify for an HTTP Authorization header value ("Bearer <token>", scheme case-insensitive); an empty header
   // is kMissing.

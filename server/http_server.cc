@@ -132,7 +132,7 @@ class HttpServer::Impl {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopped_ = false;  // GUARDED_BY(mu_)
-  std::mutex stop_mu_;     // one Stop() at a time (a signal thread and a destructor may race)
+  std::mutex stop_mu_;    // one Stop() at a time (a signal thread and a destructor may race)
   bool used_ = false;     // Start() was called (an httplib::Server cannot be set up twice)
   bool started_ = false;  // GUARDED_BY(stop_mu_) after Start()
   FILE* log_ = nullptr;
@@ -213,8 +213,8 @@ void HttpServer::Impl::LogRequest(const Request& req, const Response& res) {
 
 void HttpServer::Impl::MethodNotAllowed(Response& res, const char* allow) {
   res.set_header("Allow", allow);
-  SendError(res, Status::Error("METHOD_NOT_ALLOWED", std::string("This endpoint accepts ") + allow +
-                                                         " only (docs/protocol.md)."));
+  SendError(res, Status::Error("METHOD_NOT_ALLOWED",
+                               std::string("This endpoint accepts ") + allow + " only (docs/protocol.md)."));
 }
 
 void HttpServer::Impl::Routes() {
@@ -284,13 +284,20 @@ Status HttpServer::Impl::Start() {
                            "The static directory \"" + options_.static_dir + "\" is not a readable directory.");
     }
     static constexpr std::pair<const char*, const char*> kTypes[] = {
-        {"html", "text/html; charset=utf-8"},    {"htm", "text/html; charset=utf-8"},
-        {"js", "text/javascript; charset=utf-8"}, {"mjs", "text/javascript; charset=utf-8"},
-        {"css", "text/css; charset=utf-8"},       {"json", "application/json"},
-        {"map", "application/json"},              {"wasm", "application/wasm"},
-        {"webmanifest", "application/manifest+json"}, {"svg", "image/svg+xml"},
-        {"png", "image/png"},                     {"ico", "image/x-icon"},
-        {"txt", "text/plain; charset=utf-8"},     {"woff2", "font/woff2"},
+        {"html", "text/html; charset=utf-8"},
+        {"htm", "text/html; charset=utf-8"},
+        {"js", "text/javascript; charset=utf-8"},
+        {"mjs", "text/javascript; charset=utf-8"},
+        {"css", "text/css; charset=utf-8"},
+        {"json", "application/json"},
+        {"map", "application/json"},
+        {"wasm", "application/wasm"},
+        {"webmanifest", "application/manifest+json"},
+        {"svg", "image/svg+xml"},
+        {"png", "image/png"},
+        {"ico", "image/x-icon"},
+        {"txt", "text/plain; charset=utf-8"},
+        {"woff2", "font/woff2"},
     };
     for (const auto& [ext, type] : kTypes) svr_.set_file_extension_and_mimetype_mapping(ext, type);
   }
@@ -305,7 +312,7 @@ Status HttpServer::Impl::Start() {
   });
   svr_.set_keep_alive_max_count(100);
   svr_.set_keep_alive_timeout(5);  // also how long Stop() may wait for an idle kept-alive connection
-  svr_.set_tcp_nodelay(true);       // answers leave at once (no Nagle delay behind the client's ACK)
+  svr_.set_tcp_nodelay(true);      // answers leave at once (no Nagle delay behind the client's ACK)
   svr_.set_pre_routing_handler([this](const Request& req, Response& res) { return PreRouting(req, res); });
   svr_.set_error_handler(httplib::Server::HandlerWithResponse([](const Request& req, Response& res) {
     if (!res.body.empty()) return HandlerResponse::Unhandled;
@@ -318,8 +325,9 @@ Status HttpServer::Impl::Start() {
   svr_.set_logger([this](const Request& req, const Response& res) { LogRequest(req, res); });
   Routes();
   if (options_.dev_tokens) {
-    Warn("POST /dev/token is enabled (--dev-tokens): anyone who can reach this server can get a token for any "
-         "user, device and scope. Development only.");
+    Warn(
+        "POST /dev/token is enabled (--dev-tokens): anyone who can reach this server can get a token for any "
+        "user, device and scope. Development only.");
   }
   if (options_.port == 0) {
     port_ = svr_.bind_to_any_port(options_.host);

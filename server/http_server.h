@@ -49,8 +49,8 @@ struct HttpOptions {
   std::string log_file;
   // Per-device token bucket; rate_per_second 0 turns it off.
   double rate_per_second = 0;
-  double rate_burst = 0;  // 0: max(1, rate_per_second)
-  int threads = 32;       // worker threads = connections served at once (kept-alive ones included)
+  double rate_burst = 0;           // 0: max(1, rate_per_second)
+  int threads = 32;                // worker threads = connections served at once (kept-alive ones included)
   std::function<int64_t()> clock;  // ms since the epoch; default: the system clock
 };
 

@@ -139,7 +139,8 @@ int TokenCommand(int argc, char** argv) {
     if (!flags.Has(required)) return Usage(std::string("token: ") + required + " is required");
   }
   int64_t ttl_ms = 0;
-  if (Status s = ParseDuration(flags.Get("--ttl", "30d"), &ttl_ms); !s.ok()) return Usage("token: --ttl: " + s.message());
+  if (Status s = ParseDuration(flags.Get("--ttl", "30d"), &ttl_ms); !s.ok())
+    return Usage("token: --ttl: " + s.message());
   std::unique_ptr<TokenAuthority> auth;
   if (Status s = TokenAuthority::FromSecretFile(flags.Get("--secret-file"), &auth); !s.ok()) return Fail(s);
   TokenClaims claims;
@@ -167,8 +168,8 @@ int SecretCommand(int argc, char** argv) {
   hex += "\n";
   int fd = open(argv[2], O_WRONLY | O_CREAT | O_EXCL, 0600);
   if (fd < 0) {
-    return Fail(Status::Error("INVALID_ARGUMENT", std::string("Cannot create \"") + argv[2] + "\": " +
-                                                      strerror(errno) + " (an existing secret is never overwritten)."));
+    return Fail(Status::Error("INVALID_ARGUMENT", std::string("Cannot create \"") + argv[2] + "\": " + strerror(errno) +
+                                                      " (an existing secret is never overwritten)."));
   }
   bool ok = write(fd, hex.data(), hex.size()) == static_cast<ssize_t>(hex.size());
   ok = close(fd) == 0 && ok;
@@ -225,9 +226,9 @@ int ServeCommand(int argc, char** argv) {
                "--tombstone-retention", "--threads", "--page-size", "--max-body", "--rate-limit", "--rate-burst"},
               {"--dev-tokens"});
   if (std::string p = flags.Parse(argc, argv, 2); !p.empty()) return Usage("serve: " + p);
-  if (std::string r = flags.Repeated({"--store", "--schema", "--port", "--host", "--static", "--secret-file",
-                                      "--log", "--tombstone-retention", "--threads", "--page-size", "--max-body",
-                                      "--rate-limit", "--rate-burst", "--dev-tokens"});
+  if (std::string r = flags.Repeated({"--store", "--schema", "--port", "--host", "--static", "--secret-file", "--log",
+                                      "--tombstone-retention", "--threads", "--page-size", "--max-body", "--rate-limit",
+                                      "--rate-burst", "--dev-tokens"});
       !r.empty()) {
     return Usage("serve: " + r + " given more than once");
   }

@@ -43,8 +43,9 @@ Status CheckJsonContentType(std::string_view content_type) {
         charset = charset.substr(1, charset.size() - 2);
       }
       if (charset != "utf-8" && charset != "utf8") {
-        return Unsupported("The request body must be UTF-8 JSON; send `Content-Type: application/json` without "
-                           "another charset.");
+        return Unsupported(
+            "The request body must be UTF-8 JSON; send `Content-Type: application/json` without "
+            "another charset.");
       }
     }
   }

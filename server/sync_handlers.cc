@@ -44,8 +44,7 @@ size_t SyncHandlers::raw_body_cap() const { return options_.limits.max_body_byte
 
 int64_t SyncHandlers::Now() const {
   if (options_.clock) return options_.clock();
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -82,8 +81,8 @@ bool SyncHandlers::Authenticate(const Request& req, Response& res, Principal* wh
   CurrentRequest().device = who->device;
   int64_t retry_after = 0;
   if (limiter_ != nullptr && !limiter_->Allow(who->device, Now(), &retry_after)) {
-    SendError(res, Status::Error("RATE_LIMITED", "Too many requests from device \"" + who->device +
-                                                     "\"; retry after " + std::to_string(retry_after) + " s."));
+    SendError(res, Status::Error("RATE_LIMITED", "Too many requests from device \"" + who->device + "\"; retry after " +
+                                                     std::to_string(retry_after) + " s."));
     res.set_header("Retry-After", std::to_string(retry_after));
     return false;
   }
@@ -161,17 +160,20 @@ void SyncHandlers::PullGet(const Request& req, Response& res) {
   body["protocol"] = protocol::kVersion;
   nlohmann::json scopes = nlohmann::json::array();
   for (const auto& [name, value] : req.params) {
-    const char* field = name == "cursor" ? "cursor" : name == "clientId" ? "clientId" : name == "limit" ? "limit"
-                                                     : name == "protocol" ? "protocol" : nullptr;
+    const char* field = name == "cursor"     ? "cursor"
+                        : name == "clientId" ? "clientId"
+                        : name == "limit"    ? "limit"
+                        : name == "protocol" ? "protocol"
+                                             : nullptr;
     if (name == "scope") {
       scopes.push_back(value);
       continue;
     }
     if (field == nullptr) {
-      return SendError(res, Status::Error("INVALID_ARGUMENT",
-                                          "Unknown query parameter \"" + name.substr(0, 64) +
-                                              "\"; GET /sync/v1/pull takes clientId, cursor, limit and scope "
-                                              "(repeated)."));
+      return SendError(
+          res, Status::Error("INVALID_ARGUMENT", "Unknown query parameter \"" + name.substr(0, 64) +
+                                                     "\"; GET /sync/v1/pull takes clientId, cursor, limit and scope "
+                                                     "(repeated)."));
     }
     if (req.params.count(name) > 1) {
       return SendError(res, Status::Error("INVALID_ARGUMENT", "Query parameter \"" + name + "\" is repeated."));
@@ -180,8 +182,8 @@ void SyncHandlers::PullGet(const Request& req, Response& res) {
       bool digits = !value.empty() && value.size() <= 15 &&
                     std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; });
       if (!digits) {
-        return SendError(res, Status::Error("INVALID_ARGUMENT", "Query parameter \"" + name +
-                                                                    "\" must be a non-negative integer."));
+        return SendError(
+            res, Status::Error("INVALID_ARGUMENT", "Query parameter \"" + name + "\" must be a non-negative integer."));
       }
       body[field] = std::stoll(value);
     } else {
@@ -241,7 +243,8 @@ void SyncHandlers::DevToken(const Request& req, Response& res, const ContentRead
   auto bad = [&](const std::string& what) {
     SendError(res, Status::Error("INVALID_ARGUMENT",
                                  "POST /dev/token takes {\"user\": \"u\", \"device\": \"d\", \"scopes\": [\"s\"], "
-                                 "\"ttl\": \"1h\"} (ttl optional): " + what));
+                                 "\"ttl\": \"1h\"} (ttl optional): " +
+                                     what));
   };
   nlohmann::json j = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return SendError(res, Status::Error("INVALID_JSON", "The body is not JSON."));

@@ -157,8 +157,8 @@ TEST(AuthTest, SecretFileNeedsThirtyTwoBytes) {
 }
 
 TEST(AuthTest, Base64UrlIsStrict) {
-  for (std::string bytes : {std::string(""), std::string("f"), std::string("fo"), std::string("foo"),
-                            std::string("\xff\xfe\x00\x01", 4)}) {
+  for (std::string bytes :
+       {std::string(""), std::string("f"), std::string("fo"), std::string("foo"), std::string("\xff\xfe\x00\x01", 4)}) {
     std::string decoded;
     ASSERT_TRUE(Base64UrlDecode(Base64UrlEncode(bytes), &decoded));
     EXPECT_EQ(decoded, bytes);

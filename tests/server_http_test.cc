@@ -6,8 +6,8 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <netinet/in.h>
-#include <sys/socket.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -53,8 +53,8 @@ std::string OpId(int n) {
 // One upsert of records(id) in `project` with a title, as protocol JSON.
 std::string UpsertJson(int n, const std::string& id, const std::string& project, const std::string& title) {
   return R"({"id":")" + OpId(n) + R"(","kind":"upsert","priority":"normal","hlc":")" + kHlc +
-         R"(","table":"records","key":{"id":")" + id + R"("},"columns":{"title":{"value":")" + title +
-         R"(","hlc":")" + kHlc + R"("},"project":{"value":")" + project + R"(","hlc":")" + kHlc + R"("}}})";
+         R"(","table":"records","key":{"id":")" + id + R"("},"columns":{"title":{"value":")" + title + R"(","hlc":")" +
+         kHlc + R"("},"project":{"value":")" + project + R"(","hlc":")" + kHlc + R"("}}})";
 }
 
 std::string PushJson(const std::string& client, const std::vector<std::string>& ops) {
@@ -183,7 +183,8 @@ class HttpServerTest : public ::testing::Test {
       if (!res || res->status != 200) break;
       protocol::PullResponse pull;
       EXPECT_TRUE(protocol::Decode(res->body, Limits{}, &pull).ok());
-      for (const protocol::Change& c : pull.changes) out += protocol::Encode(protocol::PullResponse{false, {c}, "x", false});
+      for (const protocol::Change& c : pull.changes)
+        out += protocol::Encode(protocol::PullResponse{false, {c}, "x", false});
       cursor = pull.cursor;
       if (!pull.has_more) break;
     }
@@ -259,9 +260,7 @@ TEST_F(HttpServerTest, BadRequestsGetTheirErrorAndChangeNothing) {
       return Post("/sync/v1/push", body, h, type);
     };
   };
-  auto pull_post = [&](std::string body) {
-    return [=, this]() { return Post("/sync/v1/pull", body, Bearer(good)); };
-  };
+  auto pull_post = [&](std::string body) { return [=, this]() { return Post("/sync/v1/pull", body, Bearer(good)); }; };
   auto get = [&](std::string path, std::string token) {
     return [=, this]() { return client_->Get(path.c_str(), token.empty() ? httplib::Headers{} : Bearer(token)); };
   };
@@ -273,8 +272,8 @@ TEST_F(HttpServerTest, BadRequestsGetTheirErrorAndChangeNothing) {
   const std::string over_raw_cap = std::string(200 * 1024, ' ') + ok_push;
   const std::string bomb = Gzip(std::string(32 << 20, ' ') + ok_push);
   std::string nested = R"({"protocol":1,"clientId":"phone","ops":[{"id":")" + OpId(400) +
-                       R"(","kind":"http.post","priority":"normal","hlc":")" + kHlc +
-                       R"(","entity":"e","payload":)" + std::string(100, '[') + std::string(100, ']') + "}]}";
+                       R"(","kind":"http.post","priority":"normal","hlc":")" + kHlc + R"(","entity":"e","payload":)" +
+                       std::string(100, '[') + std::string(100, ']') + "}]}";
   auto op_with = [&](int n, const std::string& table, const std::string& column, const std::string& key_col) {
     return R"({"id":")" + OpId(n) + R"(","kind":"upsert","priority":"normal","hlc":")" + kHlc + R"(","table":)" +
            table + R"(,"key":{)" + key_col + R"(:"k"},"columns":{)" + column + R"(:{"value":"v","hlc":")" + kHlc +
@@ -286,37 +285,37 @@ TEST_F(HttpServerTest, BadRequestsGetTheirErrorAndChangeNothing) {
       {"malformed JSON", push(R"({"protocol":1,"clientId":)", good), 400, "INVALID_JSON"},
       {"not JSON at all", push("hello", good), 400, "INVALID_JSON"},
       {"empty body", push("", good), 400, "INVALID_JSON"},
-      {"duplicate keys", push(R"({"protocol":1,"protocol":1,"clientId":"phone","ops":[]})", good), 400,
-       "INVALID_JSON"},
+      {"duplicate keys", push(R"({"protocol":1,"protocol":1,"clientId":"phone","ops":[]})", good), 400, "INVALID_JSON"},
       {"nesting too deep", push(nested, good), 400, "INVALID_JSON"},
       {"wrong type clientId", push(R"({"protocol":1,"clientId":5,"ops":[]})", good), 400, "INVALID_ARGUMENT"},
       {"ops not an array", push(R"({"protocol":1,"clientId":"phone","ops":{}})", good), 400, "INVALID_ARGUMENT"},
       {"no ops", push(R"({"protocol":1,"clientId":"phone","ops":[]})", good), 400, "INVALID_ARGUMENT"},
       {"protocol missing", push(R"({"clientId":"phone","ops":[]})", good), 400, "INVALID_ARGUMENT"},
-      {"protocol as string", push(R"({"protocol":"1","clientId":"phone","ops":[]})", good), 400,
-       "INVALID_ARGUMENT"},
-      {"unknown field", push(R"({"protocol":1,"clientId":"phone","ops":[],"extra":1})", good), 400,
-       "INVALID_ARGUMENT"},
-      {"bad op id", push(PushJson("phone", {R"({"id":"1","kind":"delete","priority":"normal","hlc":")" +
-                                            std::string(kHlc) + R"(","table":"records","key":{"id":"r1"}})"}),
-                         good),
+      {"protocol as string", push(R"({"protocol":"1","clientId":"phone","ops":[]})", good), 400, "INVALID_ARGUMENT"},
+      {"unknown field", push(R"({"protocol":1,"clientId":"phone","ops":[],"extra":1})", good), 400, "INVALID_ARGUMENT"},
+      {"bad op id",
+       push(PushJson("phone", {R"({"id":"1","kind":"delete","priority":"normal","hlc":")" + std::string(kHlc) +
+                               R"(","table":"records","key":{"id":"r1"}})"}),
+            good),
        400, "INVALID_ARGUMENT"},
       {"boolean value",
-       push(PushJson("phone", {R"({"id":")" + OpId(101) + R"(","kind":"upsert","priority":"normal","hlc":")" +
-                               kHlc + R"(","table":"records","key":{"id":"r1"},"columns":{"title":{"value":true,"hlc":")" +
+       push(PushJson("phone", {R"({"id":")" + OpId(101) + R"(","kind":"upsert","priority":"normal","hlc":")" + kHlc +
+                               R"(","table":"records","key":{"id":"r1"},"columns":{"title":{"value":true,"hlc":")" +
                                kHlc + R"("}}})"}),
             good),
        400, "INVALID_ARGUMENT"},
       {"duplicate op ids in a batch",
-       push(PushJson("phone", {UpsertJson(102, "d", "team-7", "a"), UpsertJson(102, "d", "team-7", "b")}), good),
-       400, "INVALID_ARGUMENT"},
+       push(PushJson("phone", {UpsertJson(102, "d", "team-7", "a"), UpsertJson(102, "d", "team-7", "b")}), good), 400,
+       "INVALID_ARGUMENT"},
       // SQL-injection-shaped identifiers never reach the store.
-      {"table with SQL", push(PushJson("phone", {op_with(103, R"("records; DROP TABLE records")", R"("title")", R"("id")")}), good),
-       400, "INVALID_ARGUMENT"},
+      {"table with SQL",
+       push(PushJson("phone", {op_with(103, R"("records; DROP TABLE records")", R"("title")", R"("id")")}), good), 400,
+       "INVALID_ARGUMENT"},
       {"quoted column", push(PushJson("phone", {op_with(104, R"("records")", R"("\"title\"")", R"("id")")}), good), 400,
        "INVALID_ARGUMENT"},
-      {"key column with SQL", push(PushJson("phone", {op_with(105, R"("records")", R"("title")", R"("id) --")")}), good),
-       400, "INVALID_ARGUMENT"},
+      {"key column with SQL",
+       push(PushJson("phone", {op_with(105, R"("records")", R"("title")", R"("id) --")")}), good), 400,
+       "INVALID_ARGUMENT"},
       {"column with space", push(PushJson("phone", {op_with(106, R"("records")", R"("a b")", R"("id")")}), good), 400,
        "INVALID_ARGUMENT"},
       // Sizes.
@@ -337,8 +336,8 @@ TEST_F(HttpServerTest, BadRequestsGetTheirErrorAndChangeNothing) {
       {"pull without token", get("/sync/v1/pull?clientId=phone", ""), 401, "UNAUTHENTICATED"},
       // Scopes and devices.
       {"pull of a forbidden scope", get("/sync/v1/pull?clientId=phone&scope=team-8", good), 403, "FORBIDDEN"},
-      {"POST pull of a forbidden scope",
-       pull_post(R"({"protocol":1,"clientId":"phone","scopes":["team-7","team-8"]})"), 403, "FORBIDDEN"},
+      {"POST pull of a forbidden scope", pull_post(R"({"protocol":1,"clientId":"phone","scopes":["team-7","team-8"]})"),
+       403, "FORBIDDEN"},
       {"push as another device", push(PushJson("tablet", {UpsertJson(107, "r9", "team-7", "x")}), good), 403,
        "FORBIDDEN"},
       {"pull as another device", get("/sync/v1/pull?clientId=tablet", good), 403, "FORBIDDEN"},
@@ -370,8 +369,7 @@ TEST_F(HttpServerTest, BadRequestsGetTheirErrorAndChangeNothing) {
       {"limit zero", get("/sync/v1/pull?clientId=phone&limit=0", good), 400, "INVALID_ARGUMENT"},
       {"no clientId", get("/sync/v1/pull", good), 400, "INVALID_ARGUMENT"},
       {"repeated cursor", get("/sync/v1/pull?clientId=phone&cursor=a&cursor=b", good), 400, "INVALID_ARGUMENT"},
-      {"bad cursor characters", get("/sync/v1/pull?clientId=phone&cursor=%27%3B--", good), 400,
-       "INVALID_ARGUMENT"},
+      {"bad cursor characters", get("/sync/v1/pull?clientId=phone&cursor=%27%3B--", good), 400, "INVALID_ARGUMENT"},
   };
   const std::string before = Snapshot();
   for (const BadCase& c : cases) {
@@ -475,9 +473,15 @@ TEST_F(HttpServerTest, MutatedRequestsGetWellFormedAnswers) {
     for (int e = 0; e < edits; ++e) {
       size_t at = rng() % body.size();
       switch (rng() % 3) {
-        case 0: body[at] = alphabet[rng() % (sizeof alphabet - 1)]; break;
-        case 1: body.erase(at, 1 + rng() % 8); break;
-        default: body.insert(at, 1, alphabet[rng() % (sizeof alphabet - 1)]); break;
+        case 0:
+          body[at] = alphabet[rng() % (sizeof alphabet - 1)];
+          break;
+        case 1:
+          body.erase(at, 1 + rng() % 8);
+          break;
+        default:
+          body.insert(at, 1, alphabet[rng() % (sizeof alphabet - 1)]);
+          break;
       }
       if (body.empty()) body = "{";
     }
@@ -515,9 +519,9 @@ TEST_F(HttpServerTest, ChunkedBodiesAreReadAndCapped) {
   };
   auto request = [&](const std::string& body, const std::string& extra_headers) {
     return RawRequest(server_->port(), "POST /sync/v1/push HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
-                                           Token("phone", {"team-7"}) +
-                                           "\r\nContent-Type: application/json\r\n" + extra_headers +
-                                           "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n" + chunked(body));
+                                           Token("phone", {"team-7"}) + "\r\nContent-Type: application/json\r\n" +
+                                           extra_headers + "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n" +
+                                           chunked(body));
   };
   const std::string push = PushJson("phone", {UpsertJson(60, "c1", "team-7", "chunked")});
   std::string ok = request(push, "");
@@ -540,7 +544,8 @@ TEST_F(HttpServerTest, ChunkedBodiesAreReadAndCapped) {
 TEST_F(HttpServerTest, PushThenPullRoundTripsOverBothPullForms) {
   const std::string token = Token("phone", {"team-7", "team-9"});
   std::vector<std::string> ops;
-  for (int i = 0; i < 5; ++i) ops.push_back(UpsertJson(10 + i, "r" + std::to_string(i), i < 3 ? "team-7" : "team-9", "t" + std::to_string(i)));
+  for (int i = 0; i < 5; ++i)
+    ops.push_back(UpsertJson(10 + i, "r" + std::to_string(i), i < 3 ? "team-7" : "team-9", "t" + std::to_string(i)));
   auto res = Post("/sync/v1/push", PushJson("phone", ops), Bearer(token));
   ASSERT_TRUE(res);
   ASSERT_EQ(res->status, 200) << res->body;
@@ -555,7 +560,8 @@ TEST_F(HttpServerTest, PushThenPullRoundTripsOverBothPullForms) {
   std::vector<std::string> keys;
   std::string cursor;
   for (int page = 0; page < 10; ++page) {
-    std::string path = "/sync/v1/pull?clientId=phone&limit=2&scope=team-7" + (cursor.empty() ? "" : "&cursor=" + cursor);
+    std::string path =
+        "/sync/v1/pull?clientId=phone&limit=2&scope=team-7" + (cursor.empty() ? "" : "&cursor=" + cursor);
     auto got = client_->Get(path.c_str(), Bearer(token));
     ASSERT_TRUE(got);
     ASSERT_EQ(got->status, 200) << got->body;
@@ -637,8 +643,8 @@ TEST_F(HttpServerTest, CorsPreflightAndHeaders) {
   EXPECT_NE(pre->get_header_value("Access-Control-Allow-Headers").find("Content-Type"), std::string::npos);
   EXPECT_NE(pre->get_header_value("Access-Control-Allow-Methods").find("POST"), std::string::npos);
 
-  auto refused = client_->Options("/sync/v1/push", {{"Origin", "https://evil.example"},
-                                                    {"Access-Control-Request-Method", "POST"}});
+  auto refused = client_->Options("/sync/v1/push",
+                                  {{"Origin", "https://evil.example"}, {"Access-Control-Request-Method", "POST"}});
   ExpectError(refused, 403, "FORBIDDEN", "preflight from another origin");
   EXPECT_FALSE(refused->has_header("Access-Control-Allow-Origin"));
 
@@ -674,8 +680,9 @@ TEST_F(HttpServerTest, StaticFilesWithTypesAndNoTraversal) {
   }
   ExpectError(client_->Get("/missing.js"), 404, "NOT_FOUND", "missing static file");
   for (const char* path : {"/../outside-secret.txt", "/%2e%2e/outside-secret.txt", "/sub/../../outside-secret.txt",
-                                  "/..%2foutside-secret.txt", "//..//outside-secret.txt"}) {
-    std::string answer = RawRequest(server_->port(), "GET " + std::string(path) + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+                           "/..%2foutside-secret.txt", "//..//outside-secret.txt"}) {
+    std::string answer =
+        RawRequest(server_->port(), "GET " + std::string(path) + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     EXPECT_EQ(answer.find("TOP-SECRET"), std::string::npos) << path << " leaked: " << answer;
     EXPECT_EQ(answer.rfind("HTTP/1.1 4", 0), 0u) << path << ": " << answer.substr(0, 80);
   }
@@ -700,8 +707,8 @@ TEST_F(HttpServerTest, DevTokenEndpointWhenEnabled) {
               "INVALID_ARGUMENT", "ttl above the maximum");
   ExpectError(Post("/dev/token", R"({"user":"dana","device":"laptop","scopes":["team-7"],"admin":true})", {}), 400,
               "INVALID_ARGUMENT", "unknown field");
-  ExpectError(Post("/dev/token", R"({"user":"dana","device":"a b","scopes":["team-7"]})", {}), 400,
-              "INVALID_ARGUMENT", "bad device");
+  ExpectError(Post("/dev/token", R"({"user":"dana","device":"a b","scopes":["team-7"]})", {}), 400, "INVALID_ARGUMENT",
+              "bad device");
   ExpectError(client_->Get("/dev/token"), 405, "METHOD_NOT_ALLOWED", "GET /dev/token");
 }
 
@@ -833,8 +840,8 @@ TEST(ServerBinaryTest, TokenCommandRoundTripsThroughTheLibrary) {
   ASSERT_NE(RunCommand(std::string(OUTPOST_SERVER_BINARY) + " secret " + secret, &out), 0);  // never overwrites
   out.clear();
   ASSERT_EQ(RunCommand(std::string(OUTPOST_SERVER_BINARY) + " token --secret-file " + secret +
-                    " --user alice --device phone-1 --scope team-7 --scope user:alice --ttl 2h",
-                &out),
+                           " --user alice --device phone-1 --scope team-7 --scope user:alice --ttl 2h",
+                       &out),
             0);
   while (!out.empty() && out.back() == '\n') out.pop_back();
   std::unique_ptr<TokenAuthority> auth;
@@ -866,8 +873,8 @@ TEST(ServerBinaryTest, ServeAnswersThenStopsOnSigterm) {
     close(err[1]);
     std::string store = "sqlite:" + dir + "/store.db", schema = dir + "/schema.json", secret = dir + "/secret",
                 log = dir + "/requests.log";
-    execl(OUTPOST_SERVER_BINARY, OUTPOST_SERVER_BINARY, "serve", "--store", store.c_str(), "--schema",
-          schema.c_str(), "--secret-file", secret.c_str(), "--port", "0", "--log", log.c_str(), nullptr);
+    execl(OUTPOST_SERVER_BINARY, OUTPOST_SERVER_BINARY, "serve", "--store", store.c_str(), "--schema", schema.c_str(),
+          "--secret-file", secret.c_str(), "--port", "0", "--log", log.c_str(), nullptr);
     _exit(127);
   }
   close(err[1]);
