@@ -163,7 +163,11 @@ HandlerResponse HttpServer::Impl::PreRouting(const Request& req, Response& res) 
   }
   mutable_req.headers.erase(range.first, range.second);
   // Byte ranges make sense for static files only; httplib would otherwise cut JSON answers.
-  if (req.path.rfind("/sync/", 0) == 0 || req.path.rfind("/dev/", 0) == 0) mutable_req.ranges.clear();
+  if (req.path.rfind("/sync/", 0) == 0 || req.path.rfind("/dev/", 0) == 0) {
+    mutable_req.ranges.clear();
+    // A pull answer is fresh once: no HTTP or service-worker cache may replay it (nor a token from /dev).
+    res.set_header("Cache-Control", "no-store");
+  }
   std::string origin = req.get_header_value("Origin");
   if (OriginAllowed(origin)) {
     res.set_header("Access-Control-Allow-Origin", origin);

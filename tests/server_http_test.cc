@@ -565,6 +565,7 @@ TEST_F(HttpServerTest, PushThenPullRoundTripsOverBothPullForms) {
     auto got = client_->Get(path.c_str(), Bearer(token));
     ASSERT_TRUE(got);
     ASSERT_EQ(got->status, 200) << got->body;
+    EXPECT_EQ(got->get_header_value("Cache-Control"), "no-store");
     protocol::PullResponse pull;
     ASSERT_TRUE(protocol::Decode(got->body, Limits{}, &pull).ok());
     EXPECT_LE(pull.changes.size(), 2u);
