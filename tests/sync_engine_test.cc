@@ -780,6 +780,55 @@ TEST_F(SyncEngineTest, PullAppliesNewerRemoteValuesTombstonesAndPages) {
   EXPECT_TRUE(paged.List(OpState::kDone).size() >= 2u);
 }
 
+TEST_F(SyncEngineTest, PulledRowIsTheServersWholeRow) {
+  // Our insert is older than another device's delete; a later edit of theirs resurrects the row with only
+  // the columns written after the delete. The pulled row lacks `tag`: locally it becomes NULL too.
+  client.ExecOk("INSERT INTO docs VALUES ('d', 'b', 't')");
+  client.SyncAll(server);
+  protocol::Operation del;
+  del.id = "01900000-0000-7000-8000-0000000000f1";
+  del.kind = "delete";
+  del.table = "docs";
+  del.key = {{"id", std::string("d")}};
+  del.hlc = {client.now + 1000, 0, 0xabc};
+  server.RemoteWrite(del);
+  protocol::Operation edit = RemoteUpsert("d", client.now + 2000, {{"body", std::string("back")}}, "docs");
+  edit.base_version = server.version;
+  server.RemoteWrite(edit);
+  client.now += 3000;
+  client.engine->SyncNow(client.now);
+  client.SyncAll(server);
+  auto row = client.Rows("SELECT body, tag FROM docs WHERE id = 'd'");
+  ASSERT_EQ(row.size(), 1u);
+  EXPECT_EQ(row[0][0], Value(std::string("back")));
+  EXPECT_EQ(row[0][1], Value());
+}
+
+TEST_F(SyncEngineTest, RefusedManualEditDoesNotShadowLaterServerValues) {
+  client.ExecOk("INSERT INTO docs VALUES ('d', 'base', 't')");
+  client.SyncAll(server);
+  const int64_t t0 = client.now;
+  protocol::Operation theirs = RemoteUpsert("d", t0 + 10, {{"body", std::string("theirs")}}, "docs");
+  theirs.base_version = server.version;
+  server.RemoteWrite(theirs);
+  client.now = t0 + 100;
+  client.ExecOk("UPDATE docs SET body = 'mine' WHERE id = 'd'");  // not having seen theirs: refused
+  SettleReads();
+  Action push = NextPush();
+  ASSERT_TRUE(client.Serve(push, server).ok());
+  ASSERT_EQ(client.Events("conflict").size(), 1u);
+  EXPECT_EQ(client.Text("SELECT body FROM docs WHERE id = 'd'"), "theirs");
+  // A device whose clock is behind ours (its HLC is older than our refused edit) writes after seeing theirs.
+  protocol::Operation later = RemoteUpsert("d", t0 + 50, {{"body", std::string("later")}}, "docs");
+  later.base_version = server.version;
+  server.RemoteWrite(later);
+  ASSERT_EQ(std::get<std::string>(server.Find("docs", later.key)->state.columns.at("body").value), "later");
+  client.now += 1000;
+  client.engine->SyncNow(client.now);
+  client.SyncAll(server);
+  EXPECT_EQ(client.Text("SELECT body FROM docs WHERE id = 'd'"), "later");
+}
+
 TEST_F(SyncEngineTest, CounterPullKeepsUnsentDeltas) {
   client.ExecOk("INSERT INTO items VALUES ('a', 'A', 10)");
   client.SyncAll(server);

@@ -39,7 +39,7 @@ HlcTimestamp DecodeOrZero(const std::string& text) {
 }
 
 // The policy pulled rows are merged with: the server already settled manual and first-writer-wins columns,
-// so locally they follow HLC order like lww (a newer local edit is kept and sent; the server decides).
+// so locally they are lww against unfinished local edits only (see ApplyChange).
 merge::TablePolicy PullPolicy(const TableInfo& t) {
   merge::TablePolicy p;
   p.table = t.policy.table == merge::Policy::kDeleteWins ? merge::Policy::kDeleteWins : merge::Policy::kLww;
@@ -102,6 +102,7 @@ Status Engine::ApplyChange(const TableInfo& t, const protocol::Change& change, b
   std::vector<OpRow> unfinished;
   OUTPOST_RETURN_IF_ERROR(ReadOps("entity = ?1 AND +state IN (0, 1, 3) ORDER BY seq", {entity}, 1 << 20, &unfinished));
   bool local_delete = false;
+  std::map<std::string, HlcTimestamp> unsent;  // columns with an unfinished local edit
   for (const auto& op : unfinished) {
     const auto& o = op.entry.op;
     if (o.kind == protocol::kDelete) {
@@ -109,7 +110,17 @@ Status Engine::ApplyChange(const TableInfo& t, const protocol::Change& change, b
       current.delete_hlc = std::max(current.delete_hlc, o.hlc);
     } else {
       current.live_hlc = std::max(current.live_hlc, o.hlc);
-      for (const auto& [name, cv] : o.columns) hlcs[name] = std::max(hlcs[name], cv.hlc);
+      for (const auto& [name, cv] : o.columns) unsent[name] = std::max(unsent[name], cv.hlc);
+    }
+  }
+  for (const auto& c : t.columns) {
+    const merge::Policy p = t.policy.ForColumn(c);
+    if (p == merge::Policy::kManual || p == merge::Policy::kFirstWriterWins) {
+      // The server decides these by versions, not HLCs: its value may carry an older HLC than the one we
+      // hold and still be the truth. Only an unfinished local edit is kept (and sent; the server decides).
+      hlcs[c] = unsent.count(c) ? unsent[c] : HlcTimestamp{};
+    } else if (unsent.count(c)) {
+      hlcs[c] = std::max(hlcs[c], unsent[c]);
     }
   }
   current.exists = local_exists || known || local_delete;
@@ -153,14 +164,22 @@ Status Engine::ApplyChange(const TableInfo& t, const protocol::Change& change, b
   } else {
     std::vector<std::pair<std::string, Value>> writes;
     for (const auto& c : t.columns) {
+      // A pulled upsert carries the server's whole row: a column it lacks is NULL there (never written, or
+      // removed by a delete its writes were older than), unless we hold an unfinished edit of it.
+      const bool server_lacks = !op.columns.count(c) && !totals.count(c) && !unsent.count(c);
+      if (server_lacks) {
+        Stmt q = sql_("DELETE FROM _outpost_shadow WHERE tbl = ?1 AND key = ?2 AND col = ?3");
+        OUTPOST_RETURN_IF_ERROR(q.Bind(1, t.name).Bind(2, key_text).Bind(3, c).Run());
+      }
       if (t.policy.ForColumn(c) == merge::Policy::kCounter) {
         if (!local_exists && totals.count(c)) writes.emplace_back(c, totals[c].value);
+        else if (server_lacks && local_exists && local_values[c].index() != 0) writes.emplace_back(c, Value());
         continue;
       }
       auto n = next.columns.find(c);
       auto cur = current.columns.find(c);
-      Value value = n == next.columns.end() ? Value() : n->second.value;
-      bool differs = cur == current.columns.end() ? n != next.columns.end() : cur->second.value != value;
+      Value value = n == next.columns.end() || server_lacks ? Value() : n->second.value;
+      bool differs = cur == current.columns.end() ? value.index() != 0 : cur->second.value != value;
       if (!local_exists || differs) writes.emplace_back(c, value);
       if (n != next.columns.end() && (cur == current.columns.end() || cur->second.hlc != n->second.hlc) &&
           op.columns.count(c) && op.columns[c].hlc == n->second.hlc) {
@@ -304,7 +323,7 @@ Status Engine::Resync(std::set<std::string>* tables) {
   return SetMeta("cursor", Value());
 }
 
-Status Engine::MarkAcknowledged(const OpRow& row, int64_t version) {
+Status Engine::MarkAcknowledged(const OpRow& row, int64_t version, const std::set<std::string>& refused) {
   const auto& op = row.entry.op;
   {
     Stmt q = sql_(
@@ -326,6 +345,7 @@ Status Engine::MarkAcknowledged(const OpRow& row, int64_t version) {
   }
   bool counters = false;
   for (const auto& [name, cv] : op.columns) {
+    if (refused.count(name)) continue;  // the server kept its value: ours never became the server's
     if (t && t->policy.ForColumn(name) == merge::Policy::kCounter) {
       counters = true;
       continue;
@@ -356,6 +376,7 @@ Status Engine::ApplyConflict(const OpRow& row, const protocol::OpOutcome& outcom
   // Columns the server refused: manual / first-writer-wins edits, or any edit of a delete-wins tombstone.
   pj::Json fields = pj::Json::object();
   std::vector<std::pair<std::string, protocol::ColumnValue>> forced;
+  std::set<std::string> refused_columns;
   for (const auto& [name, cv] : op.columns) {
     merge::Policy p = t->policy.ForColumn(name);
     auto remote = outcome.current.find(name);
@@ -364,6 +385,7 @@ Status Engine::ApplyConflict(const OpRow& row, const protocol::OpOutcome& outcom
     else refused = (p == merge::Policy::kManual || p == merge::Policy::kFirstWriterWins) &&
                    remote != outcome.current.end() && remote->second.value != cv.value;
     if (!refused) continue;
+    refused_columns.insert(name);
     Value remote_value = remote == outcome.current.end() ? Value() : remote->second.value;
     fields[name] = pj::Json{{"local", pj::ValueToJson(cv.value)}, {"remote", pj::ValueToJson(remote_value)}};
     if (!outcome.deleted) forced.emplace_back(name, remote->second);
@@ -391,7 +413,7 @@ Status Engine::ApplyConflict(const OpRow& row, const protocol::OpOutcome& outcom
                    {"version", outcome.version}, {"deleted", outcome.deleted}};
     Emit("conflict", pj::Dump(event));
   }
-  return MarkAcknowledged(row, outcome.version);
+  return MarkAcknowledged(row, outcome.version, refused_columns);
 }
 
 }  // namespace outpost::sync

@@ -125,7 +125,8 @@ class Engine final : public SyncEngine {
   Status Resync(std::set<std::string>* tables);
   Status RecomputeCounters(const TableInfo& table, const protocol::Key& key, const std::string& key_text);
   Status ApplyConflict(const OpRow& op, const protocol::OpOutcome& outcome);
-  Status MarkAcknowledged(const OpRow& op, int64_t version);
+  // `refused`: columns the server kept its own value of (conflict); they do not enter the shadow.
+  Status MarkAcknowledged(const OpRow& op, int64_t version, const std::set<std::string>& refused = {});
 
   // sync_engine.cc
   Status ClaimBatch(int64_t now_ms, Action* action);
