@@ -19,3 +19,6 @@ cmake --build build/wasm -j"$jobs"
 echo "== worker bundle"
 node scripts/bundle-worker.mjs
 ls -l js/engine/
+
+echo "== demo app and service worker"
+node scripts/build-sw.mjs

@@ -1,88 +1,107 @@
-// The demo: a field-inspection log that keeps all its data in Outpost (SQLite over OPFS in a worker).
-// The full installable, syncing PWA is built on top of this by the service-worker and demo issue.
-import { open, OutpostError, requestPersistentStorage, storageEstimate } from '../js/index.js';
+// The demo: a field-inspection log that keeps its data in Outpost (SQLite over OPFS in a worker) and syncs
+// it with outpost-server when the server gave this device a token. Wires the views to the database and the
+// service worker; each view is its own module.
+import { connectBackgroundSync } from '../../service-worker/window/background-sync.js';
+import { registerServiceWorker } from '../../service-worker/window/register-service-worker.js';
+import { showConnection } from './connection-banner.js';
+import { renderConflicts } from './conflicts.js';
+import { requestLink, savedLink } from './device-link.js';
+import { $ } from './dom.js';
+import { renderFailedOps } from './failed-ops.js';
+import { openFieldLog } from './field-log.js';
+import { bindRecordForm } from './record-form.js';
+import { renderRecords } from './record-list.js';
+import { Records } from './records.js';
+import { StoragePanel } from './storage-panel.js';
+import { showSyncSummary } from './sync-summary.js';
+import { offerUpdate } from './update-banner.js';
 
-const $ = (selector) => document.querySelector(selector);
-const status = (text, warn = false) => {
+const say = (text, warn = false) => {
   $('#status').textContent = text;
   $('#status').classList.toggle('warn', warn);
 };
+const describe = (error) => error?.message ?? String(error);
 
-let db;
-try {
-  db = await open('field-log');
-} catch (e) {
-  if (!(e instanceof OutpostError) || e.code !== 'OPFS_UNAVAILABLE') throw e;
-  db = await open('field-log', { storage: 'memory' });
-  status('This browser cannot store data on the device here: records last until the tab closes.', true);
-}
-await db.exec(`CREATE TABLE IF NOT EXISTS records(
-  id TEXT PRIMARY KEY, title TEXT NOT NULL, notes TEXT, status TEXT NOT NULL, quantity INTEGER NOT NULL,
-  updated INTEGER NOT NULL)`);
+const storage = new StoragePanel();
+let session = null; // { db, records, syncing, memory, stop }
 
-async function render() {
-  const rows = await db.query('SELECT * FROM records ORDER BY updated DESC');
-  const list = $('#records');
-  list.replaceChildren(
-    ...rows.map((r) => {
-      const li = document.createElement('li');
-      const title = document.createElement('strong');
-      title.textContent = `${r.title} (${r.quantity})`;
-      const meta = document.createElement('span');
-      meta.className = 'meta';
-      meta.textContent = `${r.status} · ${new Date(r.updated).toLocaleString()}${r.notes ? ' · ' + r.notes : ''}`;
-      const del = document.createElement('button');
-      del.textContent = 'Delete';
-      del.onclick = async () => {
-        await db.exec('DELETE FROM records WHERE id = ?', [r.id]);
-        await render();
-      };
-      li.append(title, del, meta);
-      return li;
-    }),
-  );
-  if (db.storage === 'opfs') status(`${rows.length} record${rows.length === 1 ? '' : 's'}, saved on this device`);
-  await showStorage();
+async function refresh() {
+  if (!session) return;
+  const { db, records, syncing, memory } = session;
+  const rows = await records.list();
+  renderRecords(rows, {
+    onEdit: (record) => form.edit(record),
+    onDelete: async (record) => {
+      await records.remove(record.id);
+      await refresh();
+    },
+  });
+  const where = memory ? 'kept in memory only: this browser cannot store data here' : 'saved on this device';
+  say(`${rows.length} record${rows.length === 1 ? '' : 's'}, ${where}`, memory);
+  showConnection(syncing ? db.sync.status : null);
+  showSyncSummary(syncing ? db.sync.status : null);
+  if (syncing) await Promise.all([renderFailedOps(db, { onChange: refresh }), renderConflicts(db, { onChange: refresh })]);
+  document.body.dataset.ready = 'true';
 }
 
-async function showStorage(persisted) {
-  const { usage, quota } = await storageEstimate();
-  if (usage === undefined) return;
-  const share = quota ? usage / quota : 0;
-  let text = `Storage: ${(usage / 1e6).toFixed(1)} MB of ${(quota / 1e6).toFixed(0)} MB`;
-  if (share > 0.8) text += ' — nearly full: delete old records or download a copy';
-  if (persisted === false) text += ' · The browser may clear this data under storage pressure; install the app to keep it.';
-  $('#storage').textContent = text;
-  $('#storage').classList.toggle('warn', share > 0.8 || persisted === false);
-}
-
-$('#new-record').onsubmit = async (event) => {
-  event.preventDefault();
-  const form = new FormData(event.target);
-  try {
-    await db.exec('INSERT INTO records VALUES (:id, :title, :notes, :status, :quantity, :updated)', {
-      id: crypto.randomUUID(),
-      title: form.get('title'),
-      notes: form.get('notes'),
-      status: form.get('status'),
-      quantity: Number(form.get('quantity')),
-      updated: Date.now(),
-    });
-    event.target.reset();
-    await render();
-  } catch (e) {
-    status(e instanceof OutpostError ? `Not saved: ${e.message}` : String(e), true);
+async function start(link) {
+  const opened = await openFieldLog(link);
+  const { db, syncing } = opened;
+  const stops = [];
+  if (syncing) {
+    let pending = db.sync.status.pending;
+    stops.push(
+      db.on('status', (status) => {
+        showConnection(status);
+        showSyncSummary(status);
+        if (status.pending !== pending) {
+          pending = status.pending;
+          refresh(); // badges follow the outbox
+        }
+      }),
+      db.on('change', () => refresh()),
+      db.on('synced', () => refresh()),
+      db.on('op-failed', () => refresh()),
+      db.on('conflict', () => refresh()),
+      db.on('auth-required', async () => {
+        const renewed = await requestLink();
+        if (renewed) await db.sync.setToken(renewed.token);
+        else say('The server no longer accepts this device; changes stay here until it does.', true);
+      }),
+      connectBackgroundSync(db),
+    );
   }
-};
+  document.body.dataset.mode = syncing ? 'sync' : 'local';
+  session = { ...opened, records: new Records(db, { syncing }), stop: () => stops.forEach((fn) => fn()) };
+  window.fieldLog = session; // for the console and the e2e tests
+  await refresh();
+}
 
-$('#persist').onclick = async () => {
-  const { persisted } = await requestPersistentStorage();
-  $('#persist').hidden = persisted;
-  await showStorage(persisted);
-};
+/** Local-only so far and online: ask the server for a token; with one, reopen the database with sync. */
+async function linkWhenPossible() {
+  if (session?.syncing || !navigator.onLine) return;
+  const link = await requestLink();
+  if (!link || session?.syncing) return;
+  const old = session;
+  session = null;
+  old.stop();
+  await old.db.close();
+  await start(link);
+}
+
+const form = bindRecordForm(
+  {
+    create: async (fields) => {
+      await session.records.create(fields);
+      await storage.afterSave();
+    },
+    update: (id, fields) => session.records.update(id, fields),
+  },
+  { onSaved: refresh, onError: (error) => say(`Not saved: ${describe(error)}`, true) },
+);
 
 $('#export').onclick = async () => {
-  const bytes = await db.export();
+  const bytes = await session.db.export();
   const a = document.createElement('a');
   a.href = URL.createObjectURL(new Blob([bytes], { type: 'application/vnd.sqlite3' }));
   a.download = 'field-log.sqlite3';
@@ -90,4 +109,23 @@ $('#export').onclick = async () => {
   URL.revokeObjectURL(a.href);
 };
 
-await render();
+for (const type of ['online', 'offline']) {
+  window.addEventListener(type, () => {
+    if (!session?.syncing) showConnection(null);
+    if (type === 'online') linkWhenPossible();
+  });
+}
+setInterval(() => session?.syncing && showSyncSummary(session.db.sync.status), 30_000);
+
+try {
+  await start(savedLink());
+  await storage.start();
+} catch (error) {
+  say(`The local database did not open: ${describe(error)}. Close other tabs of this app and reload.`, true);
+  throw error;
+}
+registerServiceWorker('sw.js', {
+  onUpdateAvailable: offerUpdate,
+  beforeReload: () => session?.db.close(),
+}).catch((error) => console.warn('Service worker not registered:', error));
+linkWhenPossible();

@@ -1,0 +1,31 @@
+// The demo's database: opens 'field-log' with sync when the device has a token (device-link.js), local-only
+// otherwise, in memory where OPFS is missing; creates the records table the server's demo schema expects
+// (server/demo-schema.json: id key; title, notes, status, updated last-writer-wins; quantity a counter;
+// project the scope column).
+import { open, OutpostError } from '../../js/index.js';
+
+export const SYNC_TABLES = {
+  records: { primaryKey: 'id', policy: 'lww', columns: { quantity: 'counter' } },
+};
+
+const SCHEMA = `CREATE TABLE IF NOT EXISTS records(
+  id TEXT PRIMARY KEY, title TEXT, notes TEXT, status TEXT, quantity INTEGER, updated INTEGER, project TEXT)`;
+
+/**
+ * @param {{ token: string } | null} link
+ * @returns {Promise<{ db: import('../../js/index').Database, syncing: boolean, memory: boolean }>}
+ */
+export async function openFieldLog(link) {
+  const sync = link ? { url: location.origin, token: link.token, tables: SYNC_TABLES } : undefined;
+  let db;
+  let memory = false;
+  try {
+    db = await open('field-log', { sync });
+  } catch (e) {
+    if (!(e instanceof OutpostError) || e.code !== 'OPFS_UNAVAILABLE') throw e;
+    db = await open('field-log', { storage: 'memory', sync });
+    memory = true;
+  }
+  await db.exec(SCHEMA);
+  return { db, syncing: Boolean(db.sync?.status), memory };
+}
