@@ -356,6 +356,14 @@ TEST_F(SyncEngineTest, TemporaryFailuresRetryWithJitteredBackoffAndRetryAfter) {
   EXPECT_GE(ops[0].next_attempt_ms, at + 30'000);  // Retry-After is a floor
   EXPECT_EQ(ops[0].attempts, 4);
   EXPECT_TRUE(server.applied_ids.empty());
+  // The whole device holds back until then: a new write is not pushed either, nor is anything pulled.
+  client.ExecOk("INSERT INTO items VALUES ('z', 'Z', 1)");
+  client.engine->SyncNow(client.now);
+  Action held = client.Next();
+  ASSERT_EQ(held.kind, Action::kWait);
+  EXPECT_GE(held.wake_at_ms, at + 30'000);
+  client.now = held.wake_at_ms;
+  EXPECT_EQ(client.Next().kind, Action::kPush);
 }
 
 TEST_F(SyncEngineTest, MaxAttemptsEndInRetriesExhausted) {

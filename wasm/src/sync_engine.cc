@@ -280,7 +280,10 @@ Action Engine::Next(int64_t now_ms) {
   }
   (void)Housekeeping(now_ms);
   link_->Update(now_ms);
-  const bool can_send = link_->may_send() && !paused_ && token_;
+  // A server that answered 429/503 with Retry-After gets nothing from this device before that time, not only
+  // the refused operations (RFC 9110 §10.2.3).
+  const bool held = now_ms < server_hold_until_ms_;
+  const bool can_send = link_->may_send() && !paused_ && token_ && !held;
   if (can_send && !push_.active) {
     Status s = ClaimBatch(now_ms, &action);
     if (s.ok() && action.kind == Action::kPush) {
@@ -303,7 +306,8 @@ Action Engine::Next(int64_t now_ms) {
     EmitStatusIfChanged();
     return action;
   }
-  if (!paused_ && !heartbeat_.active && !push_.active && !pull_.active && link_->NextProbeAt(now_ms) <= now_ms) {
+  if (!paused_ && !held && !heartbeat_.active && !push_.active && !pull_.active &&
+      link_->NextProbeAt(now_ms) <= now_ms) {
     heartbeat_ = InFlight{true, ++next_request_id_, now_ms, {}, {}};
     action.kind = Action::kHeartbeat;
     action.request_id = heartbeat_.id;
@@ -326,7 +330,8 @@ Action Engine::Next(int64_t now_ms) {
     if (pull_requested_) consider(pull_retry_at_ms_);
     else if (config_.pull_interval_ms > 0) consider(std::max(next_pull_ms_, pull_retry_at_ms_));
   }
-  if (!paused_ && !heartbeat_.active) consider(link_->WakeAt(now_ms));
+  if (!paused_ && !heartbeat_.active) consider(std::max(link_->WakeAt(now_ms), server_hold_until_ms_));
+  if (held && !paused_) consider(server_hold_until_ms_);
   if (push_.active) consider(push_.sent_ms + config_.inflight_timeout_ms);
   if (pull_.active) consider(pull_.sent_ms + config_.inflight_timeout_ms);
   if (heartbeat_.active) consider(heartbeat_.sent_ms + config_.inflight_timeout_ms);
@@ -464,6 +469,8 @@ Status Engine::OnResult(int64_t request_id, const TransportResult& result, int64
 
 // Feeds connectivity with what a request's result says about the link.
 void Engine::NoteContact(const TransportResult& r, int64_t now_ms, bool heartbeat) {
+  if (r.retry_after_ms && (r.http_status == 429 || r.http_status == 503))
+    server_hold_until_ms_ = std::max(server_hold_until_ms_, now_ms + *r.retry_after_ms);
   RequestOutcome outcome = RequestOutcome::Ok(r.latency_ms);
   if (r.timed_out) outcome = RequestOutcome::Failed(RequestOutcome::kTimeout);
   else if (r.http_status == 0) outcome = RequestOutcome::Failed(RequestOutcome::kNetworkError);
