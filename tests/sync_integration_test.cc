@@ -574,6 +574,42 @@ TEST_P(SyncIntegrationTest, DISABLED_BugRepro_SlowClockDeviceKeepsAWriteTheServe
   EXPECT_EQ(Diff(Server(), Local(b)), "");  // fails: the server kept 'from a', B shows 'from b'
 }
 
+// Bug 4: a conflict answer forces the server's value of the refused column into the local row even when a
+// later local edit of that column is still unsent; that edit is then applied on the server (it had seen the
+// current version) while the device keeps showing the forced value.
+TEST_P(SyncIntegrationTest, DISABLED_BugRepro_ConflictAnswerOverwritesALaterUnsentEdit) {
+  Device& a = NewDevice("phone", {"alice"});
+  Device& b = NewDevice("laptop", {"alice"});
+  ExecOk(a, "INSERT INTO docs VALUES ('d1', 'v0', 'alice')");
+  Sync(a);
+  Sync(b);
+  b.now = clock_.load() + 1000;
+  ExecOk(b, "UPDATE docs SET body = 'b1' WHERE id = 'd1'");
+  Sync(b);
+  a.now = b.now + 1000;
+  ExecOk(a, "UPDATE docs SET body = 'a1' WHERE id = 'd1'");  // has not seen b1: will conflict
+  Action push;
+  for (int i = 0; i < 10 && push.kind != Action::kPush; ++i) {
+    push = a.engine().Next(a.now);
+    if (push.kind == Action::kPull || push.kind == Action::kHeartbeat) {
+      ASSERT_TRUE(a.engine().OnResult(push.request_id, TransportOf(a).Perform(push), a.now).ok());
+    }
+  }
+  ASSERT_EQ(push.kind, Action::kPush);
+  const TransportResult conflict = TransportOf(a).Perform(push);  // answered, but not delivered yet
+  // While the push is in flight: a pull brings b1 (the unsent a1 stays), then a new edit that has seen it.
+  a.engine().SyncNow(a.now);
+  Action pull = a.engine().Next(a.now);
+  ASSERT_EQ(pull.kind, Action::kPull);
+  ASSERT_TRUE(a.engine().OnResult(pull.request_id, TransportOf(a).Perform(pull), a.now).ok());
+  a.now += 1000;
+  ExecOk(a, "UPDATE docs SET body = 'a2' WHERE id = 'd1'");
+  ASSERT_TRUE(a.engine().OnResult(push.request_id, conflict, a.now).ok());
+  Sync(a);
+  EXPECT_EQ(Server()["docs"]["id='d1'"]["body"], Value("a2"));  // a2 had seen b1: applied
+  EXPECT_EQ(Diff(Server(), Local(a)), "");                       // fails: A shows b1
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, SyncIntegrationTest, ::testing::Values("sqlite", "postgresql"),
                          [](const ::testing::TestParamInfo<std::string>& info) {
                            return info.param == "sqlite" ? std::string("Sqlite") : std::string("Postgres");
