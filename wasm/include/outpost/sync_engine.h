@@ -138,9 +138,12 @@ struct Event {
 
 class SyncEngine {
  public:
-  // Creates the engine's tables if needed (outbox, meta, per-column HLC shadows), installs the capture
-  // triggers and SQL functions on `db`, restores the HLC and op-id generator from the persisted state, and
-  // requeues operations left inflight. `seed` (32 random bytes) seeds op-id randomness.
+  // Creates the engine's tables if needed (_outpost_outbox, _outpost_meta, _outpost_rows, _outpost_shadow,
+  // _outpost_conflicts), registers the SQL functions outpost_capture(), outpost_sync_state(table, key...)
+  // and outpost_key(table, key...) and installs the TEMP capture triggers on `db`, restores the HLC and
+  // op-id generator from the persisted state, and requeues operations left inflight. `seed` (32 random
+  // bytes) seeds op-id randomness and jitter. INVALID_ARGUMENT if a tracked table exists without its
+  // configured key or policy columns; INVALID_STATE inside a transaction. `db` must outlive the engine.
   static Status Open(Database* db, const SyncConfig& config, int64_t now_ms, std::span<const uint8_t, 32> seed,
                      std::unique_ptr<SyncEngine>* out);
   virtual ~SyncEngine() = default;
@@ -174,8 +177,8 @@ class SyncEngine {
   virtual Status Discard(const std::string& id, int64_t now_ms) = 0;  // explicit user action only
   virtual std::vector<Event> TakeEvents() = 0;
 
-  // Manual conflicts: a JSON array of the `conflict` event's objects, oldest first; Resolve drops one after
-  // the app wrote its choice (an ordinary write to the tracked table). NOT_FOUND for an unknown id.
+  // Manual conflicts: a JSON array of the `conflict` event's objects, oldest first. DropConflict removes one
+  // after the app wrote its choice (an ordinary write to the tracked table); NOT_FOUND for an unknown id.
   virtual Status ListConflicts(std::string* json) = 0;
   virtual Status DropConflict(const std::string& id) = 0;
 };
