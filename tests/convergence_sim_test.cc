@@ -643,9 +643,15 @@ std::string Simulation::Report() {
   return out;
 }
 
-// Seeds that once failed (kept so the bug they found stays fixed), then a fixed spread.
-constexpr uint64_t kRegressionSeeds[] = {1, 2, 3};
-constexpr int kDefaultSeeds = 6;
+// Seeds that once failed, kept so the bug they found stays fixed (the DISABLED_BugRepro_* cases of
+// tests/sync_integration_test.cc reproduce each one in a few steps).
+constexpr uint64_t kRegressionSeeds[] = {
+    1001,  // manual conflict kept the refused write's HLC: a later server value was ignored
+    1002,  // a row resurrected by a one-column edit kept columns the delete had removed
+    2076,  // a device an hour behind stamped edits older than what it had pulled; the server ignored them
+    1058,  // a conflict answer overwrote a later unsent edit of the refused column
+};
+constexpr int kDefaultSeeds = 40;
 constexpr int kSteps = 700;
 
 TEST(ConvergenceSimTest, RegressionSeeds) {
