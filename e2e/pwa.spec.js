@@ -85,3 +85,205 @@ test('after the browser is killed, a cold start with the network off opens the a
   await expect(page.locator('#records li', { hasText: 'Hydrant 7' })).toContainText('× 3');
   expect(site.requests().slice(before)).toEqual([]);
 });
+
+/** Titles of the records the server holds (pulled as another device). */
+async function serverTitles(site) {
+  return (await site.serverRecords()).filter((c) => c.kind === 'upsert').map((c) => c.columns.title?.value);
+}
+
+/** The app linked itself to the server (a development token) and opened its database with sync. */
+async function expectSyncing(page) {
+  await expect(page.locator('body')).toHaveAttribute('data-mode', 'sync');
+}
+
+const syncTags = (page) => page.evaluate(async () => (await navigator.serviceWorker.ready).sync.getTags());
+
+test('records created offline reach the server after reconnecting; badges and the header follow', async ({ pwa, site }) => {
+  test.skip(!site.syncServer, 'needs build/native/server/outpost-server');
+  const { page } = pwa;
+  await pwa.open();
+  await pwa.controlled();
+  await expectSyncing(page);
+  await addRecord(page, { title: 'Online entry', quantity: 1 });
+  await expect(page.locator('#records li', { hasText: 'Online entry' }).locator('.badge')).toHaveAttribute('data-sync', 'synced');
+  await expect(page.locator('#sync-summary')).toContainText('0 pending');
+  await expect(page.locator('#sync-summary')).toContainText(/last synced just now/);
+
+  await pwa.setOffline(true);
+  await page.reload();
+  await pwa.ready();
+  await addRecord(page, { title: 'Offline entry A', quantity: 4 });
+  await addRecord(page, { title: 'Offline entry B', notes: 'checked twice', status: 'failed', quantity: 1 });
+  await expect(page.locator('#sync-summary')).toContainText('2 pending');
+  await expect(page.locator('#records li', { hasText: 'Offline entry A' }).locator('.badge')).toHaveAttribute('data-sync', 'local-only');
+  await expect(page.locator('#connection')).toHaveAttribute('data-state', 'offline');
+  expect(await serverTitles(site)).toEqual(['Online entry']);
+
+  await pwa.setOffline(false);
+  await waitFor(async () => (await serverTitles(site)).length === 3, { timeoutMs: 20_000, what: 'the offline records on the server' });
+  expect((await serverTitles(site)).sort()).toEqual(['Offline entry A', 'Offline entry B', 'Online entry']);
+  await expect(page.locator('#sync-summary')).toContainText('0 pending', { timeout: 10_000 });
+  await expect(page.locator('#records .badge[data-sync="synced"]')).toHaveCount(3);
+  await expect(page.locator('#connection')).toHaveAttribute('data-state', 'online', { timeout: 10_000 });
+});
+
+test('Background Sync: pending operations register the tag; on reconnect the sync event has the page flush them', async ({ pwa, site }) => {
+  test.skip(!site.syncServer, 'needs build/native/server/outpost-server');
+  const { page } = pwa;
+  await pwa.open();
+  await pwa.controlled();
+  await expectSyncing(page);
+  // Watch what the service worker asks of the page (the app answers the same messages).
+  await page.evaluate(() => {
+    window.flushRequests = [];
+    navigator.serviceWorker.addEventListener('message', (e) => window.flushRequests.push(e.data?.type));
+  });
+
+  await pwa.setOffline(true);
+  await addRecord(page, { title: 'Queued while offline' });
+  await expect(page.locator('#sync-summary')).toContainText('1 pending');
+  await waitFor(async () => (await syncTags(page)).includes('outpost-outbox'), { what: 'the outbox sync tag' });
+
+  // Back online: the browser fires `sync` for the tag, the service worker asks the page to flush, the
+  // operation reaches the server and the tag completes (the handler resolved: nothing left pending).
+  await pwa.setOffline(false);
+  await waitFor(() => page.evaluate(() => window.flushRequests.includes('outpost:flush-outbox')), {
+    timeoutMs: 20_000,
+    what: 'the flush request of the sync event',
+  });
+  await waitFor(async () => (await serverTitles(site)).includes('Queued while offline'), { timeoutMs: 20_000, what: 'the record on the server' });
+  await waitFor(async () => !(await syncTags(page)).includes('outpost-outbox'), { timeoutMs: 20_000, what: 'the sync tag to complete' });
+
+  // The same path on demand, as DevTools' "Background sync" button does it.
+  const cdp = await pwa.context.newCDPSession(page);
+  const origin = site.url;
+  const registrationId = new Promise((resolve) =>
+    cdp.on('ServiceWorker.workerRegistrationUpdated', ({ registrations }) => {
+      const r = registrations.find((x) => x.scopeURL === `${origin}/` && !x.isDeleted);
+      if (r) resolve(r.registrationId);
+    }),
+  );
+  await cdp.send('ServiceWorker.enable');
+  const asked = await page.evaluate(() => window.flushRequests.length);
+  await cdp.send('ServiceWorker.dispatchSyncEvent', { origin, registrationId: await registrationId, tag: 'outpost-outbox', lastChance: false });
+  await waitFor(() => page.evaluate((n) => window.flushRequests.length > n, asked), { what: 'the flush request of a dispatched sync' });
+  await expect(page.locator('#sync-summary')).toContainText('0 pending');
+});
+
+test('update flow: a new service worker waits, the page offers the update, activation on consent', async ({ pwa, site }) => {
+  const { page } = pwa;
+  await pwa.open();
+  await pwa.controlled();
+  await addRecord(page, { title: 'Before the update' });
+  const cdp = await pwa.context.newCDPSession(page);
+  const versions = new Map();
+  cdp.on('ServiceWorker.workerVersionUpdated', ({ versions: list }) => {
+    for (const v of list) versions.set(v.versionId, v.status);
+  });
+  await cdp.send('ServiceWorker.enable');
+  const withStatus = (status) => [...versions].filter(([, s]) => s === status).map(([id]) => id);
+  const [oldVersion] = await waitFor(() => withStatus('activated').length === 1 && withStatus('activated'), { what: 'the active version' });
+
+  // A new deployment: sw.js changes (here: one byte more); the page checks for it.
+  site.write('sw.js', `${site.read('sw.js')}\n// deployment 2\n`);
+  await page.evaluate(async () => (await navigator.serviceWorker.getRegistration()).update());
+  await expect(page.locator('#update')).toBeVisible();
+  const [newVersion] = await waitFor(() => withStatus('installed').length === 1 && withStatus('installed'), { what: 'the waiting version' });
+  expect(withStatus('activated')).toEqual([oldVersion]);
+
+  // It keeps waiting across reloads, and the page offers it again.
+  await page.reload();
+  await pwa.ready();
+  await expect(page.locator('#update')).toBeVisible();
+  expect(withStatus('activated')).toEqual([oldVersion]);
+
+  // Consent: the new version activates and the page reloads under it, with its data.
+  const reloaded = page.waitForEvent('load');
+  await page.click('#update-now');
+  await reloaded;
+  await pwa.ready();
+  await waitFor(() => versions.get(newVersion) === 'activated', { what: 'the new version to activate' });
+  expect(await page.evaluate(async () => !!(await navigator.serviceWorker.getRegistration()).waiting)).toBe(false);
+  await expect(page.locator('#update')).toBeHidden();
+  expect(await titles(page)).toEqual(['Before the update']);
+});
+
+test('caching: API reads fall back to their last answer, hashed assets are cache-first, sync traffic is never cached', async ({ pwa, site }) => {
+  const { page, context } = pwa;
+  await pwa.open();
+  await pwa.controlled();
+  // Routes answer before the network emulation is consulted: they play the network, so they fail offline.
+  let served = 0;
+  let offline = false;
+  const answer = (route, reply) => (offline ? route.abort('internetdisconnected') : route.fulfill(reply()));
+  await context.route('**/api/inspectors', (route) => answer(route, () => ({ json: { version: ++served } })));
+  await context.route('**/build/late-ABCDEFGH.js', (route) =>
+    answer(route, () => ({ contentType: 'text/javascript', body: `export default ${++served};` })),
+  );
+  const read = (path) => page.evaluate((path) => fetch(path).then((r) => r.text()), path);
+  expect(JSON.parse(await read('/api/inspectors'))).toEqual({ version: 1 });
+  expect(JSON.parse(await read('/api/inspectors'))).toEqual({ version: 2 }); // network first: fresh online
+  const asset = await read('/build/late-ABCDEFGH.js');
+  expect(await read('/build/late-ABCDEFGH.js')).toBe(asset); // cache first: the network is not asked again
+  expect(served).toBe(3);
+
+  await pwa.setOffline(true);
+  offline = true;
+  expect(JSON.parse(await read('/api/inspectors'))).toEqual({ version: 2 });
+  expect(await read('/build/late-ABCDEFGH.js')).toBe(asset);
+
+  const cached = await page.evaluate(async () => {
+    const urls = [];
+    for (const name of await caches.keys()) {
+      for (const request of await (await caches.open(name)).keys()) urls.push(`${name.split('-http')[0]} ${new URL(request.url).pathname}`);
+    }
+    return urls;
+  });
+  expect(cached).toContain('outpost-api-v1 /api/inspectors');
+  expect(cached).toContain('outpost-assets-v1 /build/late-ABCDEFGH.js');
+  if (site.syncServer) {
+    await expectSyncing(page);
+    expect(site.requests().some((r) => r.startsWith('POST /dev/token 200'))).toBe(true);
+  }
+  expect(cached.filter((entry) => /\/(sync|dev)\//.test(entry))).toEqual([]);
+});
+
+test('persistent storage refused: usage and quota shown, eviction risk explained, warning above 80%', async ({ pwa, site }) => {
+  const { page } = pwa;
+  await pwa.open();
+  await expect(page.locator('#storage')).toContainText(/Storage: [\d.]+ MB of [\d.]+ MB/);
+  // Headless Chromium refuses persistence without engagement: asked after the first record is saved.
+  await addRecord(page, { title: 'First record' });
+  await expect(page.locator('#storage')).toHaveAttribute('data-persisted', 'false');
+  await expect(page.locator('#storage')).toContainText('may delete this data');
+  await expect(page.locator('#persist')).toBeVisible();
+
+  // A nearly full origin. (CDP's Storage.overrideQuotaForOrigin has no effect on estimate() in Debian's
+  // Chromium 156, so the page's estimate() reports what a device with 85% used would.)
+  await page.evaluate(() => {
+    const real = navigator.storage.estimate.bind(navigator.storage);
+    navigator.storage.estimate = async () => {
+      const { usage } = await real();
+      return { usage, quota: Math.ceil(usage / 0.85) };
+    };
+  });
+  await addRecord(page, { title: 'Second record' });
+  await expect(page.locator('#storage')).toContainText('Nearly full');
+});
+
+test('persistent storage granted: the first saved record makes the storage persistent', async ({ pwa, site }) => {
+  const { page } = pwa;
+  await pwa.open();
+  const cdp = await pwa.context.newCDPSession(page);
+  const { targetInfo } = await cdp.send('Target.getTargetInfo');
+  await cdp.send('Browser.setPermission', {
+    permission: { name: 'persistent-storage' },
+    setting: 'granted',
+    origin: site.url,
+    browserContextId: targetInfo.browserContextId,
+  });
+  await addRecord(page, { title: 'Worth keeping' });
+  await expect(page.locator('#storage')).toHaveAttribute('data-persisted', 'true');
+  await expect(page.locator('#storage')).toContainText('Kept on this device');
+  await expect(page.locator('#persist')).toBeHidden();
+});

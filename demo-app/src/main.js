@@ -118,7 +118,9 @@ for (const type of ['online', 'offline']) {
 setInterval(() => session?.syncing && showSyncSummary(session.db.sync.status), 30_000);
 
 try {
-  await start(savedLink());
+  // First online start: get the token before opening, so the very first record is already tracked. (Rows
+  // written while local-only stay on this device: the outbox records changes from the moment sync is on.)
+  await start(savedLink() ?? (navigator.onLine ? await requestLink({ timeoutMs: 3000 }) : null));
   await storage.start();
 } catch (error) {
   say(`The local database did not open: ${describe(error)}. Close other tabs of this app and reload.`, true);
@@ -128,4 +130,3 @@ registerServiceWorker('sw.js', {
   onUpdateAvailable: offerUpdate,
   beforeReload: () => session?.db.close(),
 }).catch((error) => console.warn('Service worker not registered:', error));
-linkWhenPossible();
