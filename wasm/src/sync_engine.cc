@@ -1,6 +1,7 @@
-// The engine's decisions: what to send next (Next), what a request's result means for the operations it
-// carried (OnResult), custom operations (Enqueue), hints, status and events. The storage side lives in
-// outbox_store.cc, capture in capture.cc, and merging what the server says in pull_apply.cc.
+// The engine's decisions: what to do next (Next), routing results (OnResult) to push.cc (batches and their
+// answers) or to the pull and heartbeat handling here, custom operations (Enqueue), hints, status and
+// events. The storage side lives in outbox_store.cc, capture in capture.cc, and merging what the server
+// says in pull_apply.cc.
 #include <algorithm>
 #include <cstring>
 
@@ -34,9 +35,9 @@ std::string_view ConnectivityText(Connectivity c) {
   }
 }
 
-// How a transport result is to be treated.
-enum class Verdict { kOk, kRetry, kAuth, kTooLarge, kPermanent };
+}  // namespace
 
+// How a transport result is to be treated.
 Verdict Classify(const TransportResult& r) {
   if (r.http_status == 0 || r.timed_out) return Verdict::kRetry;
   if (r.http_status >= 200 && r.http_status < 300) return Verdict::kOk;
@@ -56,8 +57,6 @@ protocol::ErrorBody ErrorOf(const TransportResult& r) {
   }
   return body;
 }
-
-}  // namespace
 
 Engine::Engine(Database* db, const SyncConfig& config, std::span<const uint8_t, 32> seed)
     : db_(db), sql_(db->handle()), config_(config), hlc_(0, config.max_drift_ms) {
@@ -342,119 +341,6 @@ Action Engine::Next(int64_t now_ms) {
   return action;
 }
 
-Status Engine::ClaimBatch(int64_t now_ms, Action* action) {
-  std::vector<OpRow> rows;
-  const size_t limit = std::min(batch_limit_, protocol::Limits{}.max_ops);
-  OUTPOST_RETURN_IF_ERROR(ReadOps(
-      "state = 0 AND next_attempt_ms <= ?1 AND NOT EXISTS (SELECT 1 FROM _outpost_outbox p INDEXED BY"
-      " _outpost_outbox_entity WHERE"
-      " p.entity = _outpost_outbox.entity AND p.state IN (0, 1, 3) AND p.seq < _outpost_outbox.seq)"
-      " ORDER BY priority, seq",
-      {now_ms}, limit, &rows));
-  if (rows.empty()) return Status::OK();
-  protocol::PushRequest push;
-  push.client_id = client_id_;
-  for (const auto& row : rows) push.ops.push_back(row.entry.op);
-  std::string body = protocol::Encode(push);
-  while (body.size() > protocol::Limits{}.max_body_bytes && push.ops.size() > 1) {
-    push.ops.resize(push.ops.size() / 2);
-    rows.resize(push.ops.size());
-    body = protocol::Encode(push);
-  }
-  // Offline for longer than stale_after: say so before the first push (the app may want to warn).
-  if (last_contact_ms_ > 0 && now_ms - last_contact_ms_ > config_.stale_after_ms && !stale_reported_) {
-    stale_reported_ = true;
-    Emit("stale", pj::Dump(pj::Json{{"offlineMs", now_ms - last_contact_ms_},
-                                    {"pending", static_cast<int64_t>(GetStatus().pending)}}));
-  }
-  OUTPOST_RETURN_IF_ERROR(Begin());
-  InFlight req{true, 0, now_ms, {}, {}};
-  for (const auto& row : rows) {
-    Stmt q = sql_("UPDATE _outpost_outbox SET state = 1, attempts = attempts + 1, sent = 1, updated_ms = ?2"
-                  " WHERE seq = ?1");
-    if (Status s = q.Bind(1, row.seq).Bind(2, now_ms).Run(); !s.ok()) {
-      Rollback();
-      return s;
-    }
-    req.seqs.push_back(row.seq);
-  }
-  if (Status s = SaveClocks(); !s.ok()) {
-    Rollback();
-    return s;
-  }
-  OUTPOST_RETURN_IF_ERROR(Commit());
-  req.id = ++next_request_id_;
-  req.push = std::move(push);
-  push_ = std::move(req);
-  action->kind = Action::kPush;
-  action->request_id = push_.id;
-  action->body = std::move(body);
-  return Status::OK();
-}
-
-namespace {
-// A JSON array of outbox seqs, bound to `seq IN (SELECT value FROM json_each(?1))`: one statement text.
-std::string SeqList(const std::vector<int64_t>& seqs) {
-  std::string s = "[";
-  for (int64_t seq : seqs) s += (s.size() > 1 ? "," : "") + std::to_string(seq);
-  return s + "]";
-}
-constexpr const char* kInflightOfBatch = "state = 1 AND seq IN (SELECT value FROM json_each(?1))";
-}  // namespace
-
-Status Engine::RequeueBatch(int64_t now_ms, std::optional<int64_t> retry_after_ms, bool count_attempt,
-                            const std::string& reason) {
-  InFlight req = std::move(push_);
-  push_ = {};
-  if (req.seqs.empty()) return Status::OK();
-  std::vector<OpRow> rows;
-  OUTPOST_RETURN_IF_ERROR(ReadOps(kInflightOfBatch, {SeqList(req.seqs)}, req.seqs.size(), &rows));
-  OUTPOST_RETURN_IF_ERROR(Begin());
-  const size_t mark = events_.size();
-  Status s;
-  for (const auto& row : rows) {
-    int attempts = row.entry.attempts;  // sends so far, this one included
-    if (!count_attempt) {
-      Stmt q = sql_("UPDATE _outpost_outbox SET state = 0, attempts = max(attempts - 1, 0), next_attempt_ms = ?2,"
-                    " updated_ms = ?2 WHERE seq = ?1");
-      s = q.Bind(1, row.seq).Bind(2, now_ms + retry_after_ms.value_or(0)).Run();
-    } else if (config_.retry.max_attempts > 0 && attempts >= config_.retry.max_attempts) {
-      const std::string message = "Gave up after " + std::to_string(attempts) + " attempts: " + reason +
-                                  " Retry it when the server is reachable.";
-      s = SetState(row.seq, kFailedState, now_ms, 0, "RETRIES_EXHAUSTED", message);
-      if (s.ok()) OpFailedEvent(row, "RETRIES_EXHAUSTED", message);
-    } else {
-      const int64_t delay = RetryDelay(config_.retry, attempts, Random01(), retry_after_ms);
-      s = SetState(row.seq, kPendingState, now_ms, now_ms + delay, "", "");
-    }
-    if (!s.ok()) break;
-  }
-  if (s.ok()) s = Commit();
-  else Rollback();
-  if (!s.ok()) events_.resize(mark);
-  counts_valid_ = false;
-  return s;
-}
-
-Status Engine::FailBatch(int64_t now_ms, const std::string& code, const std::string& message) {
-  InFlight req = std::move(push_);
-  push_ = {};
-  std::vector<OpRow> rows;
-  OUTPOST_RETURN_IF_ERROR(ReadOps(kInflightOfBatch, {SeqList(req.seqs)}, req.seqs.size(), &rows));
-  OUTPOST_RETURN_IF_ERROR(Begin());
-  const size_t mark = events_.size();
-  Status s;
-  for (const auto& row : rows) {
-    s = SetState(row.seq, kFailedState, now_ms, 0, code, message);
-    if (!s.ok()) break;
-    OpFailedEvent(row, code, message);
-  }
-  if (s.ok()) s = Commit();
-  else Rollback();
-  if (!s.ok()) events_.resize(mark);
-  return s;
-}
-
 Status Engine::OnResult(int64_t request_id, const TransportResult& result, int64_t now_ms) {
   if (db_->InTransaction())
     return Status::Error("INVALID_STATE", "Deliver sync results after the open transaction has ended.");
@@ -477,97 +363,6 @@ void Engine::NoteContact(const TransportResult& r, int64_t now_ms, bool heartbea
   else if (r.http_status == 429 || r.http_status >= 500) outcome = RequestOutcome::Failed(RequestOutcome::kServerError);
   if (heartbeat) link_->OnHeartbeat(outcome, now_ms);
   else link_->OnRequest(outcome, now_ms);
-}
-
-Status Engine::OnPushResult(const TransportResult& result, int64_t now_ms) {
-  const size_t batch = push_.seqs.size();
-  NoteContact(result, now_ms, false);
-  switch (Classify(result)) {
-    case Verdict::kOk: {
-      protocol::PushResponse response;
-      Status s = protocol::Decode(result.body, protocol::Limits{}, &response);
-      if (s.ok()) s = protocol::CheckResultsMatch(push_.push, response);
-      if (!s.ok()) return RequeueBatch(now_ms, std::nullopt, true, "The server's answer did not match the batch.");
-      last_contact_ms_ = now_ms;
-      stale_reported_ = false;
-      return ApplyPushResponse(response, now_ms);
-    }
-    case Verdict::kRetry: {
-      const auto e = ErrorOf(result);
-      return RequeueBatch(now_ms, result.retry_after_ms, true, e.message);
-    }
-    case Verdict::kAuth: {
-      token_ = false;
-      if (!auth_reported_) {
-        auth_reported_ = true;
-        Emit("auth-required",
-             pj::Dump(pj::Json{{"status", result.http_status}, {"message", ErrorOf(result).message}}));
-      }
-      return RequeueBatch(now_ms, std::nullopt, false, "");
-    }
-    case Verdict::kTooLarge:
-      if (batch > 1) {
-        batch_limit_ = std::max<size_t>(1, batch / 2);
-        return RequeueBatch(now_ms, std::nullopt, false, "");
-      }
-      [[fallthrough]];
-    case Verdict::kPermanent: {
-      const auto e = ErrorOf(result);
-      return FailBatch(now_ms, e.code, e.message);
-    }
-  }
-  return Status::OK();
-}
-
-Status Engine::ApplyPushResponse(const protocol::PushResponse& response, int64_t now_ms) {
-  std::vector<OpRow> rows;
-  OUTPOST_RETURN_IF_ERROR(ReadOps(kInflightOfBatch, {SeqList(push_.seqs)}, push_.seqs.size(), &rows));
-  std::map<int64_t, const OpRow*> by_seq;
-  for (const auto& row : rows) by_seq[row.seq] = &row;
-  OUTPOST_RETURN_IF_ERROR(Begin());
-  const size_t mark = events_.size();
-  applying_ = true;
-  std::set<std::string> touched;  // tables whose rows took the server's values (conflicts)
-  Status s;
-  for (size_t i = 0; i < response.results.size() && s.ok(); ++i) {
-    auto it = by_seq.find(push_.seqs[i]);
-    if (it == by_seq.end()) continue;
-    const OpRow& row = *it->second;
-    const protocol::OpOutcome& outcome = response.results[i].outcome;  // for duplicates: the original's
-    switch (outcome.status) {
-      case protocol::OpStatus::kApplied:
-      case protocol::OpStatus::kDuplicate:
-        s = MarkAcknowledged(row, outcome.version);
-        break;
-      case protocol::OpStatus::kConflict:
-        s = ApplyConflict(row, outcome);
-        if (row.entry.op.is_row_op()) touched.insert(row.entry.op.table);
-        break;
-      case protocol::OpStatus::kRejected:
-        s = SetState(row.seq, kFailedState, now_ms, 0, outcome.code, outcome.message);
-        if (s.ok()) OpFailedEvent(row, outcome.code, outcome.message);
-        break;
-    }
-  }
-  if (s.ok()) s = SaveClocks();
-  applying_ = false;
-  if (s.ok()) s = Commit();
-  else Rollback();
-  if (!s.ok()) {
-    events_.resize(mark);
-    Status requeue = RequeueBatch(now_ms, std::nullopt, true, "The answer could not be applied: " + s.message());
-    return requeue.ok() ? s : requeue;
-  }
-  push_ = {};
-  counts_valid_ = false;
-  batch_limit_ = std::min(std::max<size_t>(1, config_.batch_size), batch_limit_ * 2);
-  pull_requested_ = true;  // a push round succeeded: see what else changed
-  if (!touched.empty()) {
-    pj::Json list = pj::Json::array();
-    for (const auto& t : touched) list.push_back(t);
-    Emit("change", pj::Dump(pj::Json{{"tables", list}}));
-  }
-  return Status::OK();
 }
 
 Status Engine::OnPullResult(const TransportResult& result, int64_t now_ms) {

@@ -1,6 +1,7 @@
 // The SyncEngine implementation class, shared by the files that implement it: sql_util.h (statements),
-// outbox_store.cc (schema, meta, outbox rows), capture.cc (triggers and SQL functions), pull_apply.cc
-// (pulled pages and conflict results through outpost::merge), sync_engine.cc (Next/OnResult, lifecycle).
+// outbox_store.cc (schema, meta, outbox rows), capture.cc (triggers and SQL functions), push.cc (batches
+// and their answers), pull_apply.cc (pulled pages and conflict results through outpost::merge),
+// sync_engine.cc (Next/OnResult, pulls, heartbeats, events).
 // Internal to wasm/src.
 //
 // Invariants (beyond those of sync_engine.h):
@@ -59,6 +60,12 @@ struct OpRow {
   std::string entity;
   std::string key_text;
 };
+
+// How a transport result is to be treated (sync_engine.cc).
+enum class Verdict { kOk, kRetry, kAuth, kTooLarge, kPermanent };
+Verdict Classify(const TransportResult& r);
+// The server's error body, or a stand-in naming the HTTP status.
+protocol::ErrorBody ErrorOf(const TransportResult& r);
 
 class Engine final : public SyncEngine {
  public:
@@ -128,16 +135,18 @@ class Engine final : public SyncEngine {
   // `refused`: columns the server kept its own value of (conflict); they do not enter the shadow.
   Status MarkAcknowledged(const OpRow& op, int64_t version, const std::set<std::string>& refused = {});
 
-  // sync_engine.cc
+  // push.cc
   Status ClaimBatch(int64_t now_ms, Action* action);
   Status OnPushResult(const TransportResult& result, int64_t now_ms);
-  Status OnPullResult(const TransportResult& result, int64_t now_ms);
-  Status ApplyPullTransaction(const protocol::PullResponse& page, std::set<std::string>* tables);
-  void OnHeartbeatResult(const TransportResult& result, int64_t now_ms);
   Status ApplyPushResponse(const protocol::PushResponse& response, int64_t now_ms);
   Status RequeueBatch(int64_t now_ms, std::optional<int64_t> retry_after_ms, bool count_attempt,
                       const std::string& reason);
   Status FailBatch(int64_t now_ms, const std::string& code, const std::string& message);
+
+  // sync_engine.cc
+  Status OnPullResult(const TransportResult& result, int64_t now_ms);
+  Status ApplyPullTransaction(const protocol::PullResponse& page, std::set<std::string>* tables);
+  void OnHeartbeatResult(const TransportResult& result, int64_t now_ms);
   Status Housekeeping(int64_t now_ms);
   void Emit(const std::string& name, const std::string& json);
   void EmitStatusIfChanged();
