@@ -503,6 +503,38 @@ TEST_P(SyncIntegrationTest, ExpiredTokenKeepsOperationsUntilANewOneArrives) {
   EXPECT_EQ(Diff(Server(), Local(a)), "");
 }
 
+TEST_P(SyncIntegrationTest, WorkerKilledAfterTheServerAppliedAPushResendsItAsDuplicates) {
+  Device& a = NewDevice("phone", {"alice"});
+  Sync(a);
+  ExecOk(a, "INSERT INTO notes VALUES ('n1', 'one', NULL, 'alice'), ('n2', 'two', NULL, 'alice')");
+  Action push;
+  for (int i = 0; i < 10 && push.kind != Action::kPush; ++i) {
+    push = a.engine().Next(a.now);
+    if (push.kind == Action::kPull || push.kind == Action::kHeartbeat) {
+      ASSERT_TRUE(a.engine().OnResult(push.request_id, TransportOf(a).Perform(push), a.now).ok());
+    }
+  }
+  ASSERT_EQ(push.kind, Action::kPush);
+  const TransportResult applied = TransportOf(a).Perform(push);
+  ASSERT_EQ(applied.http_status, 200);
+  const auto counts = Counts();
+  // The worker dies before the answer is recorded: the operations were inflight, and come back pending.
+  ASSERT_TRUE(a.Crash().ok()) << a.status().ToString();
+  EXPECT_EQ(a.Outbox(OpState::kPending).size(), 2u);
+  std::vector<protocol::OpResult> answers;
+  TransportOf(a).set_observer([&](const Exchange& e) {
+    protocol::PushResponse resp;
+    if (e.kind == Action::kPush && protocol::Decode(e.result->body, protocol::Limits{}, &resp).ok())
+      answers.insert(answers.end(), resp.results.begin(), resp.results.end());
+  });
+  Sync(a);
+  ASSERT_EQ(answers.size(), 2u);
+  for (const auto& r : answers) EXPECT_EQ(r.status(), protocol::OpStatus::kDuplicate) << r.id;
+  EXPECT_TRUE(a.Outbox(OpState::kPending).empty());
+  EXPECT_EQ(Counts(), counts);
+  EXPECT_EQ(Diff(Server(), Local(a)), "");
+}
+
 // ---- Reproductions of engine bugs found by the convergence simulation (tests/convergence_sim_test.cc) ----
 // Each is the smallest schedule that leaves a device with rows the server does not have. DISABLED_ until
 // the engine (wasm/src/pull_apply.cc) is fixed; run with --gtest_also_run_disabled_tests.
