@@ -40,11 +40,17 @@ class Site {
       this.syncServer = false;
       return;
     }
+    // The demo declares `notes` manual (demo-app/src/field-log.js); the server must agree. Until
+    // server/demo-schema.json says so itself, the served copy adds it.
+    const schema = JSON.parse(readFileSync(join(REPO_ROOT, 'server/demo-schema.json'), 'utf8'));
+    schema.tables.records.columnPolicies = { ...schema.tables.records.columnPolicies, notes: 'manual' };
+    const schemaFile = join(this.dir, 'schema.json');
+    writeFileSync(schemaFile, JSON.stringify(schema));
     const secret = join(this.dir, 'server.secret');
     writeFileSync(secret, 'e2e-secret-'.padEnd(48, '0'), { mode: 0o600 });
     this.process = spawn(
       SERVER_BIN,
-      ['serve', '--store', `sqlite:${join(this.dir, 'store.sqlite')}`, '--schema', join(REPO_ROOT, 'server/demo-schema.json'),
+      ['serve', '--store', `sqlite:${join(this.dir, 'store.sqlite')}`, '--schema', schemaFile,
         '--secret-file', secret, '--port', '0', '--static', this.root, '--log', this.logFile, '--dev-tokens'],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
@@ -163,7 +169,7 @@ class NetworkLink {
 }
 
 /** Chromium on one persistent profile, relaunchable after a kill. */
-class Pwa {
+export class Pwa {
   constructor(site) {
     this.site = site;
     this.profileDir = mkdtempSync(join(tmpdir(), 'outpost-pwa-'));

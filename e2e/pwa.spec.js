@@ -3,7 +3,7 @@
 // oracle), records created offline reaching the server, a cold start offline after the browser was killed,
 // the update flow, Background Sync and persistent storage. Each test runs on a fresh persistent profile
 // against its own outpost-server (e2e/pwa-fixtures.js).
-import { expect, test, waitFor } from './pwa-fixtures.js';
+import { expect, Pwa, test, waitFor } from './pwa-fixtures.js';
 
 /** Fills the form and saves a record; waits until the list shows it. */
 async function addRecord(page, { title, notes = '', status = 'ok', quantity = 1 }) {
@@ -286,4 +286,79 @@ test('persistent storage granted: the first saved record makes the storage persi
   await expect(page.locator('#storage')).toHaveAttribute('data-persisted', 'true');
   await expect(page.locator('#storage')).toContainText('Kept on this device');
   await expect(page.locator('#persist')).toBeHidden();
+});
+
+test('a change the server refuses is listed as failed, can be retried, and is dropped only when discarded', async ({ pwa, site }) => {
+  test.skip(!site.syncServer, 'needs build/native/server/outpost-server');
+  const { page } = pwa;
+  await pwa.open();
+  await expectSyncing(page);
+  // A record in a project this device's token does not cover: the server refuses it (FORBIDDEN).
+  await page.evaluate(() =>
+    window.fieldLog.db.exec(
+      `INSERT INTO records(id, title, notes, status, quantity, updated, project)
+       VALUES ('r-other', 'Other team''s pump', '', 'ok', 1, 0, 'other-team')`,
+    ),
+  );
+  const failed = page.locator('#failed-ops li');
+  await expect(failed).toHaveCount(1, { timeout: 15_000 });
+  await expect(failed).toContainText('FORBIDDEN');
+  await expect(page.locator('#records li', { hasText: "Other team's pump" }).locator('.badge')).toHaveAttribute('data-sync', 'failed');
+  await expect(page.locator('#sync-summary')).toContainText('1 failed');
+
+  await failed.getByRole('button', { name: 'Retry' }).click(); // refused again: still listed
+  await expect(failed).toHaveCount(1, { timeout: 15_000 });
+  await failed.getByRole('button', { name: 'Discard' }).click();
+  await expect(page.locator('#failed-ops')).toBeHidden();
+  await expect(page.locator('#sync-summary')).not.toContainText('failed');
+  expect(await serverTitles(site)).toEqual([]);
+});
+
+test('concurrent edits of the notes open a side-by-side view; the user keeps one version', async ({ pwa, site }) => {
+  test.skip(!site.syncServer, 'needs build/native/server/outpost-server');
+  test.setTimeout(90_000); // two browsers
+  const a = pwa.page;
+  await pwa.open();
+  await expectSyncing(a);
+  await addRecord(a, { title: 'Pump 9', notes: 'original' });
+  await expect(a.locator('#records li', { hasText: 'Pump 9' }).locator('.badge')).toHaveAttribute('data-sync', 'synced');
+
+  const other = new Pwa(site); // a second device: its own profile, token and client id
+  try {
+    const b = await other.launch();
+    await other.open(b);
+    await expectSyncing(b);
+    await expect(b.locator('#records li', { hasText: 'Pump 9' })).toBeVisible({ timeout: 20_000 });
+
+    await pwa.setOffline(true); // device A does not see B's edit before making its own
+    const edit = async (page, notes) => {
+      await page.locator('#records li', { hasText: 'Pump 9' }).getByRole('button', { name: 'Edit' }).click();
+      await page.fill('#record-form [name=notes]', notes);
+      await page.click('#save');
+      await expect(page.locator('#records li', { hasText: 'Pump 9' })).toContainText(notes);
+    };
+    await edit(b, 'B: gasket replaced');
+    await expect(b.locator('#records li', { hasText: 'Pump 9' }).locator('.badge')).toHaveAttribute('data-sync', 'synced');
+    await edit(a, 'A: gasket leaking');
+  } finally {
+    await other.dispose();
+  }
+  await pwa.setOffline(false);
+
+  const conflict = a.locator('#conflicts li');
+  await expect(conflict).toHaveCount(1, { timeout: 20_000 });
+  await conflict.getByRole('button', { name: 'Compare' }).click();
+  const dialog = a.locator('#conflict-dialog');
+  await expect(dialog).toBeVisible();
+  const [mine, theirs] = [dialog.locator('section').nth(0), dialog.locator('section').nth(1)];
+  await expect(mine.locator('dd.differs')).toHaveText(['A: gasket leaking']);
+  await expect(theirs.locator('dd.differs')).toHaveText(['B: gasket replaced']);
+  await expect(mine.locator('dd:not(.differs)').first()).toBeVisible(); // the other fields, not highlighted
+  await dialog.getByRole('button', { name: 'Keep mine' }).click();
+  await expect(dialog).toBeHidden();
+  await expect(a.locator('#conflicts')).toBeHidden();
+  await waitFor(
+    async () => (await site.serverRecords()).some((c) => c.columns?.notes?.value === 'A: gasket leaking'),
+    { timeoutMs: 20_000, what: 'the chosen notes on the server' },
+  );
 });

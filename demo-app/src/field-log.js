@@ -1,11 +1,14 @@
 // The demo's database: opens 'field-log' with sync when the device has a token (device-link.js), local-only
 // otherwise, in memory where OPFS is missing; creates the records table the server's demo schema expects
-// (server/demo-schema.json: id key; title, notes, status, updated last-writer-wins; quantity a counter;
-// project the scope column).
+// (server/demo-schema.json: id key; title, status, updated last-writer-wins; quantity a counter; notes
+// manual; project the scope column). Client and server must declare the same policies: both run the same
+// merge code (docs/conflicts.md).
 import { open, OutpostError } from '../../js/index.js';
 
 export const SYNC_TABLES = {
-  records: { primaryKey: 'id', policy: 'lww', columns: { quantity: 'counter' } },
+  // Notes are free text two inspectors may rewrite at once: a concurrent edit is shown to the user (the
+  // conflict view) instead of one silently replacing the other. Counts add up.
+  records: { primaryKey: 'id', policy: 'lww', columns: { quantity: 'counter', notes: 'manual' } },
 };
 
 const SCHEMA = `CREATE TABLE IF NOT EXISTS records(
