@@ -1,11 +1,12 @@
 // The list of records, newest first, each with its sync badge (with sync on) and its edit/delete buttons.
 import { $, el } from './dom.js';
 
-const BADGE_TEXT = {
-  'local-only': 'not yet on the server',
-  syncing: 'sending changes',
-  synced: 'synced',
-  failed: 'refused by the server',
+// The per-record state (outpost_sync_state, docs/sync.md) in the inspector's words, and its explanation.
+const BADGE = {
+  'local-only': ['on this device only', 'The server has not received this record yet.'],
+  syncing: ['sending', 'The server has this record; newer changes are on their way.'],
+  synced: ['synced', 'The server has this record as you see it.'],
+  failed: ['refused', 'The server refused a change of this record: see the list above.'],
 };
 
 export function renderRecords(rows, { onEdit, onDelete }) {
@@ -20,7 +21,7 @@ export function renderRecords(rows, { onEdit, onDelete }) {
           { class: 'meta' },
           el('span', { class: `status status-${String(r.status ?? '').replace(/\s+/g, '-')}` }, r.status ?? ''),
           r.updated ? ` · ${new Date(r.updated).toLocaleString()}` : '',
-          r.sync ? el('span', { class: 'badge', dataset: { sync: r.sync }, title: BADGE_TEXT[r.sync] ?? r.sync }, r.sync) : null,
+          r.sync ? el('span', { class: 'badge', dataset: { sync: r.sync }, title: BADGE[r.sync]?.[1] ?? r.sync }, BADGE[r.sync]?.[0] ?? r.sync) : null,
         ),
         r.notes ? el('p', { class: 'notes' }, r.notes) : null,
         el(
