@@ -3,8 +3,9 @@
 //  - `site` (per test): the built demo (scripts/build-sw.mjs, run once per worker) copied into a temporary
 //    directory and served by the real outpost-server (`serve --static DIR --dev-tokens --log FILE`), so the
 //    sync API and the app share one origin and the server's request log is the oracle for "zero requests
-//    reached the server". A test may rewrite the copy (a new sw.js) without touching the checkout. Without
-//    the server binary (before the native build) it falls back to e2e/static-server.mjs: local-only mode.
+//    reached the server". A test may rewrite the copy (a new sw.js) without touching the checkout. With
+//    `test.use({ siteMode: 'static' })`, or without the server binary (before the native build), it is
+//    e2e/static-server.mjs serving the demo at /www/ instead: local-only mode, under a sub-path.
 //  - `pwa` (per test): Debian's Chromium on a fresh persistent profile (service workers, OPFS and the
 //    installability check all need one); it can SIGKILL the browser and relaunch the same profile.
 import { spawn } from 'node:child_process';
@@ -33,10 +34,11 @@ class Site {
     this.logFile = join(dir, 'requests.log');
   }
 
-  async start() {
-    if (!existsSync(SERVER_BIN)) {
-      this.static = await startStaticServer({ root: this.root });
-      this.url = this.static.url;
+  /** mode 'sync': outpost-server serving the demo at /; 'static': a plain static server, the demo at /www/. */
+  async start(mode) {
+    if (mode === 'static' || !existsSync(SERVER_BIN)) {
+      this.static = await startStaticServer({ root: this.dir });
+      this.url = `${this.static.url}/www`;
       this.syncServer = false;
       return;
     }
@@ -61,6 +63,15 @@ class Site {
     });
     this.url = `http://localhost:${port}`;
     this.syncServer = true;
+  }
+
+  get origin() {
+    return new URL(this.url).origin;
+  }
+
+  /** The demo's path prefix: '' at /, '/www' under the static server. */
+  get base() {
+    return new URL(this.url).pathname.replace(/\/$/, '');
   }
 
   /** Request log lines, "METHOD /path STATUS" (time, duration and device dropped). */
@@ -247,13 +258,14 @@ export class Pwa {
 let built = false;
 
 export const test = base.extend({
-  site: async ({}, use) => {
+  siteMode: ['sync', { option: true }],
+  site: async ({ siteMode }, use) => {
     if (!built) {
       await buildServiceWorker({ quiet: true });
       built = true;
     }
     const site = new Site(mkdtempSync(join(tmpdir(), 'outpost-site-')));
-    await site.start();
+    await site.start(siteMode);
     await use(site);
     await site.stop();
     rmSync(site.dir, { recursive: true, force: true });

@@ -17,7 +17,7 @@ async function addRecord(page, { title, notes = '', status = 'ok', quantity = 1 
 
 const titles = (page) => page.locator('#records li strong').allTextContents();
 
-test('the demo is installable: manifest parsed with its icons, a service worker controls the page', async ({ pwa }) => {
+test('the demo is installable: manifest parsed with its icons, a service worker controls the page', async ({ pwa, site }) => {
   const { page } = pwa;
   await pwa.open();
   await pwa.controlled();
@@ -36,9 +36,9 @@ test('the demo is installable: manifest parsed with its icons, a service worker 
     return (await (await caches.open(name)).keys()).map((r) => new URL(r.url).pathname);
   });
   for (const path of ['/index.html', '/manifest.webmanifest', '/build/engine/outpost-worker.js', '/build/engine/outpost-engine.wasm']) {
-    expect(precached).toContain(path);
+    expect(precached).toContain(`${site.base}${path}`);
   }
-  expect(precached.some((p) => /^\/build\/main-[A-Z0-9]{8}\.js$/.test(p))).toBe(true);
+  expect(precached.some((p) => /\/build\/main-[A-Z0-9]{8}\.js$/.test(p))).toBe(true);
 });
 
 test('offline reload: the app and its database open with zero requests reaching the server', async ({ pwa, site }) => {
@@ -156,7 +156,7 @@ test('Background Sync: pending operations register the tag; on reconnect the syn
 
   // The same path on demand, as DevTools' "Background sync" button does it.
   const cdp = await pwa.context.newCDPSession(page);
-  const origin = site.url;
+  const origin = site.origin;
   const registrationId = new Promise((resolve) =>
     cdp.on('ServiceWorker.workerRegistrationUpdated', ({ registrations }) => {
       const r = registrations.find((x) => x.scopeURL === `${origin}/` && !x.isDeleted);
@@ -220,7 +220,7 @@ test('caching: API reads fall back to their last answer, hashed assets are cache
   await context.route('**/build/late-ABCDEFGH.js', (route) =>
     answer(route, () => ({ contentType: 'text/javascript', body: `export default ${++served};` })),
   );
-  const read = (path) => page.evaluate((path) => fetch(path).then((r) => r.text()), path);
+  const read = (path) => page.evaluate((path) => fetch(path).then((r) => r.text()), `${site.base}${path}`);
   expect(JSON.parse(await read('/api/inspectors'))).toEqual({ version: 1 });
   expect(JSON.parse(await read('/api/inspectors'))).toEqual({ version: 2 }); // network first: fresh online
   const asset = await read('/build/late-ABCDEFGH.js');
@@ -239,8 +239,8 @@ test('caching: API reads fall back to their last answer, hashed assets are cache
     }
     return urls;
   });
-  expect(cached).toContain('outpost-api-v1 /api/inspectors');
-  expect(cached).toContain('outpost-assets-v1 /build/late-ABCDEFGH.js');
+  expect(cached).toContain(`outpost-api-v1 ${site.base}/api/inspectors`);
+  expect(cached).toContain(`outpost-assets-v1 ${site.base}/build/late-ABCDEFGH.js`);
   if (site.syncServer) {
     await expectSyncing(page);
     expect(site.requests().some((r) => r.startsWith('POST /dev/token 200'))).toBe(true);
@@ -279,7 +279,7 @@ test('persistent storage granted: the first saved record makes the storage persi
   await cdp.send('Browser.setPermission', {
     permission: { name: 'persistent-storage' },
     setting: 'granted',
-    origin: site.url,
+    origin: site.origin,
     browserContextId: targetInfo.browserContextId,
   });
   await addRecord(page, { title: 'Worth keeping' });
@@ -361,4 +361,47 @@ test('concurrent edits of the notes open a side-by-side view; the user keeps one
     async () => (await site.serverRecords()).some((c) => c.columns?.notes?.value === 'A: gasket leaking'),
     { timeoutMs: 20_000, what: 'the chosen notes on the server' },
   );
+});
+
+test('operations left pending when the browser died are sent on the next start, without a user action', async ({ pwa, site }) => {
+  test.skip(!site.syncServer, 'needs build/native/server/outpost-server');
+  await pwa.open();
+  await pwa.controlled();
+  await expectSyncing(pwa.page);
+  await pwa.setOffline(true);
+  await addRecord(pwa.page, { title: 'Written before the crash' });
+  await expect(pwa.page.locator('#sync-summary')).toContainText('1 pending');
+  await pwa.kill();
+  expect(await serverTitles(site)).toEqual([]);
+
+  const page = await pwa.launch(); // the network is back
+  await pwa.open(page);
+  await waitFor(async () => (await serverTitles(site)).includes('Written before the crash'), {
+    timeoutMs: 20_000,
+    what: 'the pending record on the server',
+  });
+  await expect(page.locator('#sync-summary')).toContainText('0 pending');
+});
+
+test.describe('served by a plain static server under a sub-path', () => {
+  test.use({ siteMode: 'static' });
+
+  test('local-only mode: the demo opens, works, and reloads offline with zero requests', async ({ pwa, site }) => {
+    const { page } = pwa;
+    await pwa.open();
+    await expect(page.locator('body')).toHaveAttribute('data-mode', 'local');
+    await expect(page.locator('#connection')).toContainText('local only');
+    await pwa.controlled();
+    expect(await page.evaluate(async () => (await navigator.serviceWorker.getRegistration()).scope)).toBe(`${site.url}/`);
+    await addRecord(page, { title: 'Kept locally', quantity: 9 });
+    await expect(page.locator('#records .badge')).toHaveCount(0);
+
+    await pwa.setOffline(true);
+    const before = site.requests().length;
+    await page.reload();
+    await pwa.ready();
+    expect(await titles(page)).toEqual(['Kept locally']);
+    await expect(page.locator('#connection')).toHaveAttribute('data-state', 'offline');
+    expect(site.requests().slice(before)).toEqual([]);
+  });
 });
