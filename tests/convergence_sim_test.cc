@@ -203,8 +203,8 @@ class Simulation {
 
   void Setup() {
     static int counter = 0;
-    const std::filesystem::path base =
-        std::filesystem::exists("/dev/shm") ? std::filesystem::path("/dev/shm") : std::filesystem::temp_directory_path();
+    const std::filesystem::path base = std::filesystem::exists("/dev/shm") ? std::filesystem::path("/dev/shm")
+                                                                           : std::filesystem::temp_directory_path();
     dir_ = base / ("outpost_sim_" + std::to_string(getpid()) + "_" + std::to_string(counter++));
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
@@ -250,23 +250,35 @@ class Simulation {
     Params params;
     if (t.name == "items" || t.name == "tags") {
       const std::string a = t.columns[0], b = t.columns[1];
-      if (!exists) sql = "INSERT INTO " + t.name + " VALUES (?, ?, ?)", params = p({key, v, v + "-" + b});
-      else if (rng_.Chance(25)) sql = "DELETE FROM " + t.name + " WHERE id = ?", params = p({key});
-      else if (rng_.Chance(50)) sql = "UPDATE " + t.name + " SET " + a + " = ? WHERE id = ?", params = p({v, key});
-      else sql = "UPDATE " + t.name + " SET " + a + " = ?, " + b + " = ? WHERE id = ?", params = p({v, v, key});
+      if (!exists)
+        sql = "INSERT INTO " + t.name + " VALUES (?, ?, ?)", params = p({key, v, v + "-" + b});
+      else if (rng_.Chance(25))
+        sql = "DELETE FROM " + t.name + " WHERE id = ?", params = p({key});
+      else if (rng_.Chance(50))
+        sql = "UPDATE " + t.name + " SET " + a + " = ? WHERE id = ?", params = p({v, key});
+      else
+        sql = "UPDATE " + t.name + " SET " + a + " = ?, " + b + " = ? WHERE id = ?", params = p({v, v, key});
     } else if (t.name == "counts") {
       const int64_t delta = rng_.Chance(30) ? -1 - rng_.Below(5) : 1 + rng_.Below(9);
-      if (!exists) sql = "INSERT INTO counts VALUES (?, ?, ?)", params = p({key, v, delta});
-      else if (rng_.Chance(70)) sql = "UPDATE counts SET n = n + ? WHERE id = ?", params = p({delta, key});
-      else sql = "UPDATE counts SET label = ? WHERE id = ?", params = p({v, key});
+      if (!exists)
+        sql = "INSERT INTO counts VALUES (?, ?, ?)", params = p({key, v, delta});
+      else if (rng_.Chance(70))
+        sql = "UPDATE counts SET n = n + ? WHERE id = ?", params = p({delta, key});
+      else
+        sql = "UPDATE counts SET label = ? WHERE id = ?", params = p({v, key});
     } else if (t.name == "claims") {
       // Only a device that has not seen the row claims it: first-writer-wins must keep the first claim.
-      if (!exists) sql = "INSERT INTO claims VALUES (?, ?, ?)", params = p({key, r.device->name(), v});
-      else sql = "UPDATE claims SET note = ? WHERE id = ?", params = p({v, key});
+      if (!exists)
+        sql = "INSERT INTO claims VALUES (?, ?, ?)", params = p({key, r.device->name(), v});
+      else
+        sql = "UPDATE claims SET note = ? WHERE id = ?", params = p({v, key});
     } else {
-      if (!exists) sql = "INSERT INTO notes VALUES (?, ?, ?)", params = p({key, v, v});
-      else if (rng_.Chance(60)) sql = "UPDATE notes SET body = ? WHERE id = ?", params = p({v, key});
-      else sql = "UPDATE notes SET tag = ? WHERE id = ?", params = p({v, key});
+      if (!exists)
+        sql = "INSERT INTO notes VALUES (?, ?, ?)", params = p({key, v, v});
+      else if (rng_.Chance(60))
+        sql = "UPDATE notes SET body = ? WHERE id = ?", params = p({v, key});
+      else
+        sql = "UPDATE notes SET tag = ? WHERE id = ?", params = p({v, key});
     }
     Status s = r.device->Exec(sql, params);
     if (!s.ok()) Fail(r.device->name() + ": " + sql + ": " + s.ToString());
@@ -313,8 +325,8 @@ class Simulation {
         f.result.timed_out = rng_.Chance(30);
         Log(name + " request " + id + " never reached the server" + (r.online ? "" : " (offline)"));
       } else if (rng_.Chance(4)) {
-        f.result = TransportResult{503, false, protocol::Encode(protocol::ErrorBody{"UNAVAILABLE", "draining"}),
-                                   2000, 10};
+        f.result =
+            TransportResult{503, false, protocol::Encode(protocol::ErrorBody{"UNAVAILABLE", "draining"}), 2000, 10};
         Log(name + " request " + id + " answered 503");
       } else {
         f.result = Serve(r.who, f.action);
@@ -355,10 +367,14 @@ class Simulation {
 
   static const char* KindName(Action::Kind k) {
     switch (k) {
-      case Action::kPush: return "push";
-      case Action::kPull: return "pull";
-      case Action::kHeartbeat: return "health";
-      default: return "?";
+      case Action::kPush:
+        return "push";
+      case Action::kPull:
+        return "pull";
+      case Action::kHeartbeat:
+        return "health";
+      default:
+        return "?";
     }
   }
 
@@ -518,7 +534,8 @@ State Simulation::Expected() {
 
 void Simulation::Check() {
   State server;
-  if (Status s = ServerState(store_.get(), kTables, now_, &server); !s.ok()) return Fail("server state: " + s.ToString());
+  if (Status s = ServerState(store_.get(), kTables, now_, &server); !s.ok())
+    return Fail("server state: " + s.ToString());
 
   // The store's rows are what the rules say for the operations it accepted.
   const std::string oracle = Diff(Expected(), server);
@@ -548,8 +565,10 @@ void Simulation::Check() {
   for (const auto& [id, outcome] : log) {
     if (!committed.count(id)) Fail("op log holds " + id + ", which no device committed");
     auto it = received_.find(id);
-    if (it == received_.end()) Fail("op log holds " + id + ", which the server never answered");
-    else if (!(it->second.outcome == outcome)) Fail("op " + id + ": logged outcome differs from the answer");
+    if (it == received_.end())
+      Fail("op log holds " + id + ", which the server never answered");
+    else if (!(it->second.outcome == outcome))
+      Fail("op " + id + ": logged outcome differs from the answer");
   }
 
   // The years-ahead device: refused, never winning; its far-future HLCs are nowhere on the server.
@@ -581,8 +600,8 @@ void Simulation::Check() {
     if (rec.outcome.status != protocol::OpStatus::kApplied) continue;
     auto row = server["claims"].find(RowId(kTables[3], rec.op.key));
     if (row != server["claims"].end() && row->second.at("owner") != rec.op.columns.at("owner").value)
-      Fail("claims " + RowId(kTables[3], rec.op.key) + ": the applied claim " + ValueText(rec.op.columns.at("owner").value) +
-           " was overwritten by " + ValueText(row->second.at("owner")));
+      Fail("claims " + RowId(kTables[3], rec.op.key) + ": the applied claim " +
+           ValueText(rec.op.columns.at("owner").value) + " was overwritten by " + ValueText(row->second.at("owner")));
   }
 
   // Conflicts: each conflicting edit gives its device exactly one record.
@@ -631,8 +650,8 @@ void Simulation::Check() {
 }
 
 std::string Simulation::Report() {
-  std::string out = "seed " + std::to_string(seed_) + " (rerun: OUTPOST_SIM_SEED=" + std::to_string(seed_) +
-                    "), " + std::to_string(devices_.size()) + " devices, " + std::to_string(received_.size()) +
+  std::string out = "seed " + std::to_string(seed_) + " (rerun: OUTPOST_SIM_SEED=" + std::to_string(seed_) + "), " +
+                    std::to_string(devices_.size()) + " devices, " + std::to_string(received_.size()) +
                     " operations received\nclock skews:";
   for (const auto& r : devices_) out += " " + r.device->name() + " " + std::to_string(r.skew) + " ms";
   out += "\n";

@@ -39,15 +39,18 @@ namespace outpost::integration {
 // A value as text for failure messages and row identities: NULL, 42, 1.5, 'text', x'0a0b'.
 inline std::string ValueText(const Value& v) {
   switch (v.index()) {
-    case 0: return "NULL";
-    case 1: return std::to_string(std::get<int64_t>(v));
+    case 0:
+      return "NULL";
+    case 1:
+      return std::to_string(std::get<int64_t>(v));
     case 2: {
       std::ostringstream o;
       o.precision(17);
       o << std::get<double>(v);
       return o.str();
     }
-    case 3: return "'" + std::get<std::string>(v) + "'";
+    case 3:
+      return "'" + std::get<std::string>(v) + "'";
     default: {
       static const char* hex = "0123456789abcdef";
       std::string s = "x'";
@@ -157,8 +160,10 @@ inline std::string Diff(const State& expected, const State& actual, size_t max_l
     const auto& arows = a == actual.end() ? kNone : a->second;
     for (const auto& [id, row] : erows) {
       auto it = arows.find(id);
-      if (it == arows.end()) line(t + " " + id + ": missing (expected " + row_text(row) + ")");
-      else if (it->second != row) line(t + " " + id + ": " + row_text(it->second) + ", expected " + row_text(row));
+      if (it == arows.end())
+        line(t + " " + id + ": missing (expected " + row_text(row) + ")");
+      else if (it->second != row)
+        line(t + " " + id + ": " + row_text(it->second) + ", expected " + row_text(row));
     }
     for (const auto& [id, row] : arows)
       if (!erows.count(id)) line(t + " " + id + ": unexpected " + row_text(row));
@@ -198,11 +203,10 @@ class HttpTransport final : public Transport {
     r.latency_ms = latency_ms;
     httplib::Headers headers;
     if (!token_.empty()) headers.emplace("Authorization", "Bearer " + token_);
-    httplib::Result res = action.kind == Action::kPush
-                              ? client_.Post("/sync/v1/push", headers, action.body, "application/json")
-                          : action.kind == Action::kPull
-                              ? client_.Post("/sync/v1/pull", headers, action.body, "application/json")
-                              : client_.Get("/sync/v1/health", headers);
+    httplib::Result res =
+        action.kind == Action::kPush   ? client_.Post("/sync/v1/push", headers, action.body, "application/json")
+        : action.kind == Action::kPull ? client_.Post("/sync/v1/pull", headers, action.body, "application/json")
+                                       : client_.Get("/sync/v1/health", headers);
     if (res) {
       r.http_status = res->status;
       r.body = res->body;
@@ -270,9 +274,12 @@ class Device {
     *action = engine_->Next(now);
     if (action->kind == Action::kIdle || action->kind == Action::kWait) return Status::OK();
     TransportResult r = transport_->Perform(*action);
-    if (trace_) fprintf(stderr, "%s t=%lld %s -> %d %.200s\n", name_.c_str(), static_cast<long long>(now),
-                        action->kind == Action::kPush ? "push" : action->kind == Action::kPull ? "pull" : "health",
-                        r.http_status, r.body.c_str());
+    if (trace_)
+      fprintf(stderr, "%s t=%lld %s -> %d %.200s\n", name_.c_str(), static_cast<long long>(now),
+              action->kind == Action::kPush   ? "push"
+              : action->kind == Action::kPull ? "pull"
+                                              : "health",
+              r.http_status, r.body.c_str());
     now += r.latency_ms;
     ++requests;
     return engine_->OnResult(action->request_id, r, now);
@@ -292,14 +299,15 @@ class Device {
       OUTPOST_STATUS_RETURN(Step(&a));
       if (a.kind == Action::kIdle) return Status::OK();
       if (a.kind == Action::kWait) {
-        if (trace_) fprintf(stderr, "%s t=%lld wait until %lld, pending %lld\n", name_.c_str(), static_cast<long long>(now),
-                            static_cast<long long>(a.wake_at_ms), static_cast<long long>(engine_->GetStatus().pending));
+        if (trace_)
+          fprintf(stderr, "%s t=%lld wait until %lld, pending %lld\n", name_.c_str(), static_cast<long long>(now),
+                  static_cast<long long>(a.wake_at_ms), static_cast<long long>(engine_->GetStatus().pending));
         if (engine_->GetStatus().pending == 0 || a.wake_at_ms > until || ++waits > 200) return Status::OK();
         now = std::max(now + 1, a.wake_at_ms);
       }
     }
-    return Status::Error("INTERNAL", name_ + ": the engine still had requests to send after " +
-                                         std::to_string(max_requests));
+    return Status::Error("INTERNAL",
+                         name_ + ": the engine still had requests to send after " + std::to_string(max_requests));
   }
 
   // The worker is killed: every write that reached storage stays, the connection and the engine are gone,
@@ -351,7 +359,8 @@ class Device {
   Status OpenEngine() {
     std::array<uint8_t, 32> seed{};
     const uint64_t h = std::hash<std::string>()(name_) ^ (0x9e3779b97f4a7c15ull * ++opens_);
-    for (size_t i = 0; i < seed.size(); ++i) seed[i] = static_cast<uint8_t>(h >> (8 * (i % 8))) ^ static_cast<uint8_t>(i);
+    for (size_t i = 0; i < seed.size(); ++i)
+      seed[i] = static_cast<uint8_t>(h >> (8 * (i % 8))) ^ static_cast<uint8_t>(i);
     return SyncEngine::Open(db_.get(), config_, now, seed, &engine_);
   }
 

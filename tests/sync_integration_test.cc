@@ -4,11 +4,11 @@
 // tombstone expiry, scope isolation between users, and token expiry. Every clock is simulated (the server's
 // too, through HttpOptions::clock), so nothing depends on how fast the machine is.
 #include <gtest/gtest.h>
-#include <pqxx/pqxx>
 #include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
+#include <pqxx/pqxx>
 
 #include "auth.h"
 #include "engine_transport.h"
@@ -214,8 +214,9 @@ class SyncIntegrationTest : public ::testing::TestWithParam<std::string> {
 TEST_P(SyncIntegrationTest, PushAndPullRoundTripsBetweenTwoDevices) {
   Device& a = NewDevice("phone", {"alice"});
   Device& b = NewDevice("laptop", {"alice"});
-  ExecOk(a, "INSERT INTO notes VALUES ('n1', 'Groceries', 'milk', 'alice'), ('n2', 'Trip', NULL, 'alice'),"
-            " ('n3', 'Gone soon', 'x', 'alice')");
+  ExecOk(a,
+         "INSERT INTO notes VALUES ('n1', 'Groceries', 'milk', 'alice'), ('n2', 'Trip', NULL, 'alice'),"
+         " ('n3', 'Gone soon', 'x', 'alice')");
   a.now += 1000;
   ExecOk(a, "UPDATE notes SET body = 'milk, eggs' WHERE id = 'n1'");
   ExecOk(a, "DELETE FROM notes WHERE id = 'n3'");
@@ -425,8 +426,8 @@ TEST_P(SyncIntegrationTest, ResyncAfterTombstoneExpiryKeepsPendingOperations) {
   // pending operations (and the local rows they describe) are still there.
   State expected = Server();
   expected["notes"]["id='r1'"]["body"] = Value("b-edit");
-  expected["notes"]["id='r7'"] = {{"id", Value("r7")}, {"title", Value("local")}, {"body", Value("only")},
-                                   {"owner", Value("alice")}};
+  expected["notes"]["id='r7'"] = {
+      {"id", Value("r7")}, {"title", Value("local")}, {"body", Value("only")}, {"owner", Value("alice")}};
   EXPECT_EQ(Diff(expected, Local(b)), "");
   EXPECT_EQ(b.Outbox(OpState::kPending).size(), 2u);
 
@@ -639,7 +640,7 @@ TEST_P(SyncIntegrationTest, DISABLED_BugRepro_ConflictAnswerOverwritesALaterUnse
   ASSERT_TRUE(a.engine().OnResult(push.request_id, conflict, a.now).ok());
   Sync(a);
   EXPECT_EQ(Server()["docs"]["id='d1'"]["body"], Value("a2"));  // a2 had seen b1: applied
-  EXPECT_EQ(Diff(Server(), Local(a)), "");                       // fails: A shows b1
+  EXPECT_EQ(Diff(Server(), Local(a)), "");                      // fails: A shows b1
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, SyncIntegrationTest, ::testing::Values("sqlite", "postgresql"),
