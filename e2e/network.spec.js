@@ -404,28 +404,39 @@ for (const seed of SEEDS) {
     // -------------------------------------------------------------------------------------------------------
     // Several devices.
 
-    test('three devices edit overlapping records with different offline periods', async ({ net }) => {
+    test('three devices edit overlapping records with different offline periods, one of them crashing', async ({ net }) => {
       test.setTimeout(180_000);
       const run = await net(seed);
       const devices = [await run.device('alpha'), await run.device('bravo'), await run.device('charlie')];
+      const [alpha, bravo, charlie] = devices;
       const profiles = ['3g', 'satellite', 'flapping'];
       for (const [i, d] of devices.entries()) await d.shaper.apply(profiles[i]);
       run.proxy.configure({ share: PROFILES.satellite.share });
       run.note('alpha 3g, bravo satellite, charlie flapping; proxy share 15%');
-      devices[2].shaper.startFlapping(run.random.fork('flap'), PROFILES.flapping.flap);
-      const offline = devices.slice(0, 2).map(async (d) => {
-        await sleep(run.random.int(0, 3000));
+      // Every random choice is drawn before anything runs concurrently, so the seed alone fixes them.
+      const windows = [alpha, bravo].map((d) => ({ d, startMs: run.random.int(0, 3000), forMs: run.random.int(2000, 8000) }));
+      const crashKind = run.random.pick(CRASH_KINDS);
+      const crashAtMs = run.random.int(1000, 4000);
+      const plans = devices.map((d) => run.plan(d, 30, ENTITIES));
+      const later = run.plan(alpha, 10, ENTITIES);
+      charlie.shaper.startFlapping(run.random.fork('flap'), PROFILES.flapping.flap);
+      const offline = windows.map(async ({ d, startMs, forMs }) => {
+        await sleep(startMs);
         await d.shaper.setOffline(true);
-        const forMs = run.random.int(2000, 8000);
         run.note(`${d.name} offline for ${forMs}ms`);
         await sleep(forMs);
         await d.shaper.setOffline(false);
         run.note(`${d.name} online`);
       });
-      for (const d of devices) await d.startWriter(run.plan(d, 30, ENTITIES), 150);
+      for (const [i, d] of devices.entries()) await d.startWriter(plans[i], 150);
+      // alpha dies mid-run (its writer with it), comes back and writes on.
+      await sleep(crashAtMs);
+      await run.crash(alpha, crashKind, `mid-run, after ${alpha.committed.length} acknowledged writes`);
+      await run.recover(alpha, crashKind);
+      await alpha.startWriter(later, 150);
       for (const d of devices) expect((await d.writerDone).error).toBeNull();
       await Promise.all(offline);
-      await devices[2].shaper.stopFlapping();
+      await charlie.shaper.stopFlapping();
       expect(await run.verify({ timeoutMs: 120_000 }), run.describe()).toEqual([]);
     });
 

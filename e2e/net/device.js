@@ -309,16 +309,24 @@ export class Device {
     }
   }
 
-  /** Brings the device back after crash(kind): a new worker, a new page, or a relaunched browser. */
+  /**
+   * Brings the device back after crash(kind): a new worker, a new page, or a relaunched browser. The database
+   * opens paused and online (the harness has no service worker to serve the worker script offline, as an
+   * installed app would), then the device's network state comes back and sync resumes: no request leaves
+   * before the profile and the offline state are in place again.
+   */
   async recover(kind) {
-    if (kind === 'renderer') this.page = await this.preparePage(await this.context.newPage());
-    if (kind === 'sigkill') await this.launch();
     const profile = this.shaper.profile;
     const offline = this.shaper.offline;
+    if (kind === 'renderer') this.page = await this.preparePage(await this.context.newPage());
+    if (kind === 'sigkill') await this.launch();
     this.crashing = false;
+    await this.shaper.apply('fast');
+    await this.shaper.setOffline(false);
+    await this.open({ paused: true });
     await this.shaper.apply(profile);
     await this.shaper.setOffline(offline);
-    await this.open();
+    await this.call('sync.resume');
   }
 
   /**
