@@ -38,6 +38,13 @@ class Site {
   async start(mode) {
     if (mode === 'static' || !existsSync(SERVER_BIN)) {
       this.static = await startStaticServer({ root: this.dir });
+      // The static server logs on arrival, in this process: stamp each line as it comes.
+      this.staticTimes = [];
+      const push = this.static.log.push.bind(this.static.log);
+      this.static.log.push = (...lines) => {
+        for (const _ of lines) this.staticTimes.push(Date.now());
+        return push(...lines);
+      };
       this.url = `${this.static.url}/www`;
       this.syncServer = false;
       return;
@@ -76,12 +83,30 @@ class Site {
 
   /** Request log lines, "METHOD /path STATUS" (time, duration and device dropped). */
   requests() {
-    if (this.static) return [...this.static.log];
+    return this.log().map((entry) => entry.line);
+  }
+
+  /**
+   * The requests that reached the server at or after `ms` (Date.now() of the test process). The server logs
+   * a request when it has answered it, so a request that arrived before the network was cut may be logged
+   * just after: its arrival is the line's time minus its handling time.
+   */
+  requestsSince(ms) {
+    return this.log()
+      .filter((entry) => entry.arrivedAt >= ms)
+      .map((entry) => entry.line);
+  }
+
+  log() {
+    if (this.static) return this.static.log.map((line, i) => ({ line, arrivedAt: this.staticTimes[i] }));
     if (!existsSync(this.logFile)) return [];
     return readFileSync(this.logFile, 'utf8')
       .split('\n')
       .filter(Boolean)
-      .map((line) => line.split(' ').slice(1, 4).join(' '));
+      .map((text) => {
+        const [time, method, path, status, duration] = text.split(' ');
+        return { line: `${method} ${path} ${status}`, arrivedAt: Date.parse(time) - parseFloat(duration) };
+      });
   }
 
   /** Replaces a file of the served copy (e.g. a new sw.js: what a deployment does). */
@@ -148,16 +173,29 @@ class NetworkLink {
   async start() {
     this.online = true;
     this.sockets = new Set();
+    this.inflight = new Set(); // forwarded requests whose answer has not fully come back
     this.server = createServer((req, res) => {
       if (!this.online) {
         req.socket.destroy();
         return;
       }
+      let settle;
+      const done = new Promise((r) => (settle = r));
+      this.inflight.add(done);
+      const finish = () => {
+        this.inflight.delete(done);
+        settle();
+      };
       const upstream = request(req.url, { method: req.method, headers: req.headers }, (answer) => {
         res.writeHead(answer.statusCode, answer.headers);
         answer.pipe(res);
+        answer.on('end', finish);
+        answer.on('error', finish);
       });
-      upstream.on('error', () => req.socket.destroy());
+      upstream.on('error', () => {
+        finish();
+        req.socket.destroy();
+      });
       req.pipe(upstream);
     });
     this.server.on('connection', (socket) => {
@@ -168,9 +206,12 @@ class NetworkLink {
     this.port = this.server.address().port;
   }
 
-  setOnline(online) {
+  /** Offline: refuses new requests, then waits for the answers to the ones already forwarded. */
+  async setOnline(online) {
     this.online = online;
-    if (!online) for (const socket of this.sockets) socket.destroy();
+    if (online) return;
+    await Promise.all(this.inflight);
+    for (const socket of this.sockets) socket.destroy();
   }
 
   close() {
@@ -192,7 +233,8 @@ export class Pwa {
       this.link = new NetworkLink();
       await this.link.start();
     }
-    this.link.setOnline(!offline);
+    await this.link.setOnline(!offline);
+    this.offlineSince = offline ? Date.now() : null;
     this.context = await chromium.launchPersistentContext(this.profileDir, {
       ...launchOptions,
       // <-loopback>: do not bypass the proxy for localhost, as Chromium does by default.
@@ -212,9 +254,12 @@ export class Pwa {
     return this.page;
   }
 
-  /** Takes the whole browser off the network (DevTools emulation for the pages, the link for the rest). */
+  /** Takes the whole browser off the network (offlineSince: when) (DevTools emulation for the pages, the link for the rest). */
   async setOffline(offline) {
-    this.link.setOnline(!offline);
+    const wasOffline = !this.link.online;
+    await this.link.setOnline(!offline);
+    if (!offline) this.offlineSince = null;
+    else if (!wasOffline) this.offlineSince = Date.now(); // the time the network was cut
     await this.context.setOffline(offline);
   }
 

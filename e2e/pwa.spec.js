@@ -48,7 +48,6 @@ test('offline reload: the app and its database open with zero requests reaching 
   await addRecord(page, { title: 'Pump 4 gasket', notes: 'worn', status: 'needs repair', quantity: 2 });
 
   await pwa.setOffline(true);
-  const before = site.requests().length;
   await page.reload();
   await pwa.ready();
   expect(await page.evaluate(() => navigator.onLine)).toBe(false);
@@ -68,7 +67,7 @@ test('offline reload: the app and its database open with zero requests reaching 
   await page.locator('#records li', { hasText: 'Scratch entry' }).getByRole('button', { name: 'Delete' }).click();
   await expect(page.locator('#records li', { hasText: 'Scratch entry' })).toHaveCount(0);
 
-  expect(site.requests().slice(before)).toEqual([]);
+  expect(site.requestsSince(pwa.offlineSince)).toEqual([]);
 });
 
 test('after the browser is killed, a cold start with the network off opens the app and its data', async ({ pwa, site }) => {
@@ -77,13 +76,12 @@ test('after the browser is killed, a cold start with the network off opens the a
   await addRecord(pwa.page, { title: 'Hydrant 7', quantity: 3 });
   await pwa.kill();
 
-  const before = site.requests().length;
   const page = await pwa.launch({ offline: true });
   await pwa.setOffline(true);
   await pwa.open(page);
   expect(await titles(page)).toEqual(['Hydrant 7']);
   await expect(page.locator('#records li', { hasText: 'Hydrant 7' })).toContainText('× 3');
-  expect(site.requests().slice(before)).toEqual([]);
+  expect(site.requestsSince(pwa.offlineSince)).toEqual([]);
 });
 
 /** Titles of the records the server holds (pulled as another device). */
@@ -198,10 +196,9 @@ test('update flow: a new service worker waits, the page offers the update, activ
   expect(withStatus('activated')).toEqual([oldVersion]);
 
   // Consent: the new version activates and the page reloads under it, with its data.
-  const reloaded = page.waitForEvent('load');
+  await page.evaluate(() => (window.beforeTheUpdate = true));
   await page.click('#update-now');
-  await reloaded;
-  await pwa.ready();
+  await page.waitForFunction(() => !window.beforeTheUpdate && document.body.dataset.ready === 'true');
   await waitFor(() => versions.get(newVersion) === 'activated', { what: 'the new version to activate' });
   expect(await page.evaluate(async () => !!(await navigator.serviceWorker.getRegistration()).waiting)).toBe(false);
   await expect(page.locator('#update')).toBeHidden();
@@ -397,11 +394,10 @@ test.describe('served by a plain static server under a sub-path', () => {
     await expect(page.locator('#records .badge')).toHaveCount(0);
 
     await pwa.setOffline(true);
-    const before = site.requests().length;
     await page.reload();
     await pwa.ready();
     expect(await titles(page)).toEqual(['Kept locally']);
     await expect(page.locator('#connection')).toHaveAttribute('data-state', 'offline');
-    expect(site.requests().slice(before)).toEqual([]);
+    expect(site.requestsSince(pwa.offlineSince)).toEqual([]);
   });
 });

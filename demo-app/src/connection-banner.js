@@ -1,5 +1,6 @@
 // The connection banner: online / degraded / offline, from the sync engine's status when sync is on (it
-// knows whether the server answers), from navigator.onLine otherwise.
+// knows whether the server answers), from navigator.onLine otherwise. When the browser itself says there is
+// no network, that is final: the engine's "reconnecting" grace period does not apply.
 import { $ } from './dom.js';
 
 const TEXT = {
@@ -12,7 +13,7 @@ const TEXT = {
 /** @param {import('../../js/index').SyncStatus | null} status */
 export function showConnection(status) {
   const banner = $('#connection');
-  let state = status?.connection ?? (navigator.onLine ? 'online' : 'offline');
+  const state = !navigator.onLine ? 'offline' : (status?.connection ?? 'online');
   let text = TEXT[state] ?? state;
   if (!status && state === 'online') text = 'Online · local only (no sync server)';
   if (status?.paused) text += ' · sync paused';

@@ -111,7 +111,7 @@ $('#export').onclick = async () => {
 
 for (const type of ['online', 'offline']) {
   window.addEventListener(type, () => {
-    if (!session?.syncing) showConnection(null);
+    if (session) showConnection(session.syncing ? session.db.sync.status : null);
     if (type === 'online') linkWhenPossible();
   });
 }
