@@ -643,6 +643,35 @@ TEST_P(SyncIntegrationTest, DISABLED_BugRepro_ConflictAnswerOverwritesALaterUnse
   EXPECT_EQ(Diff(Server(), Local(a)), "");                      // fails: A shows b1
 }
 
+// Bug 5: a device that edits a manual column again after its previous edit was applied but before the pull
+// that follows has run conflicts with its own write: the new edit's baseVersion is the last pulled version,
+// older than the version the device's own edit gave the column. (Not a one-place fix: baseVersion is per
+// row, and raising it to the device's own applied versions would hide other writers' edits of the row's
+// other manual columns; it needs per-column base versions or the column's last writer on the server.)
+TEST_P(SyncIntegrationTest, DISABLED_BugRepro_EditingOwnManualValueBeforeThePullConflicts) {
+  Device& a = NewDevice("phone", {"alice"});
+  ExecOk(a, "INSERT INTO docs VALUES ('d1', 'v0', 'alice')");
+  Sync(a);
+  a.now += 1000;
+  ExecOk(a, "UPDATE docs SET body = 'a1' WHERE id = 'd1'");
+  Action push;
+  for (int i = 0; i < 10 && push.kind != Action::kPush; ++i) {
+    push = a.engine().Next(a.now);
+    if (push.kind == Action::kPull || push.kind == Action::kHeartbeat) {
+      ASSERT_TRUE(a.engine().OnResult(push.request_id, TransportOf(a).Perform(push), a.now).ok());
+    }
+  }
+  ASSERT_EQ(push.kind, Action::kPush);
+  ASSERT_TRUE(a.engine().OnResult(push.request_id, TransportOf(a).Perform(push), a.now).ok());
+  // The push is answered; the pull it triggers has not run yet when the user edits again.
+  a.now += 1000;
+  ExecOk(a, "UPDATE docs SET body = 'a2' WHERE id = 'd1'");
+  Sync(a);
+  EXPECT_EQ(Server()["docs"]["id='d1'"]["body"], Value("a2"));
+  EXPECT_EQ(a.CountEvents("conflict"), 0);  // nobody else wrote: no conflict
+  EXPECT_EQ(Diff(Server(), Local(a)), "");
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, SyncIntegrationTest, ::testing::Values("sqlite", "postgresql"),
                          [](const ::testing::TestParamInfo<std::string>& info) {
                            return info.param == "sqlite" ? std::string("Sqlite") : std::string("Postgres");
