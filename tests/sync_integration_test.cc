@@ -536,14 +536,15 @@ TEST_P(SyncIntegrationTest, WorkerKilledAfterTheServerAppliedAPushResendsItAsDup
   EXPECT_EQ(Diff(Server(), Local(a)), "");
 }
 
-// ---- Reproductions of engine bugs found by the convergence simulation (tests/convergence_sim_test.cc) ----
-// Each is the smallest schedule that leaves a device with rows the server does not have. DISABLED_ until
-// the engine (wasm/src/pull_apply.cc) is fixed; run with --gtest_also_run_disabled_tests.
+// ---- Engine bugs found by the convergence simulation (tests/convergence_sim_test.cc) -----------------------
+// Each case is the smallest schedule that left a device with rows the server does not have. Bugs 1, 2 and 4
+// are fixed (5b0020c) and their cases guard the fixes; bugs 3 and 5 are still open: DISABLED_, run them with
+// --gtest_also_run_disabled_tests.
 
-// Bug 1: after a manual-column conflict the device keeps the refused local write's HLC as the column's HLC
-// (ApplyConflict forces the server's value, then MarkAcknowledged raises the shadow HLC to the op's), so a
-// later server value with an HLC between the two is ignored by that device for good.
-TEST_P(SyncIntegrationTest, DISABLED_BugRepro_ManualConflictKeepsTheRefusedWritesHlc) {
+// Bug 1 (fixed): after a manual-column conflict the device kept the refused local write's HLC as the column's HLC
+// (ApplyConflict forced the server's value, then MarkAcknowledged raised the shadow HLC to the op's), so a
+// later server value with an HLC between the two was ignored by that device for good.
+TEST_P(SyncIntegrationTest, ManualConflictDoesNotKeepTheRefusedWritesHlc) {
   Device& a = NewDevice("phone", {"alice"});
   Device& b = NewDevice("laptop", {"alice"});
   ExecOk(a, "INSERT INTO docs VALUES ('d1', 'v0', 'alice')");
@@ -562,14 +563,14 @@ TEST_P(SyncIntegrationTest, DISABLED_BugRepro_ManualConflictKeepsTheRefusedWrite
   Sync(b, /*own_clock=*/true);
   EXPECT_EQ(Server()["docs"]["id='d1'"]["body"], Value("b2"));
   Sync(a);
-  EXPECT_EQ(Diff(Server(), Local(a)), "");  // fails: A still shows b1
+  EXPECT_EQ(Diff(Server(), Local(a)), "");
 }
 
-// Bug 2: a row deleted on the server and then resurrected by an edit of one column (from a device that had
+// Bug 2 (fixed): a row deleted on the server and then resurrected by an edit of one column (from a device that had
 // not seen the delete) has its other columns NULL on the server, but devices that did not pull the tombstone
-// in between keep their old values: a pulled upsert carries only the live columns, and the engine reads a
+// in between kept their old values: a pulled upsert carries only the live columns, and the engine read a
 // missing column as "unchanged" instead of "removed".
-TEST_P(SyncIntegrationTest, DISABLED_BugRepro_ResurrectedRowKeepsColumnsTheDeleteRemoved) {
+TEST_P(SyncIntegrationTest, ResurrectedRowLosesTheColumnsTheDeleteRemovedEverywhere) {
   Device& a = NewDevice("phone", {"alice"});
   Device& b = NewDevice("laptop", {"alice"});
   ExecOk(a, "INSERT INTO notes VALUES ('n1', 'title', 'body', 'alice')");
@@ -585,10 +586,10 @@ TEST_P(SyncIntegrationTest, DISABLED_BugRepro_ResurrectedRowKeepsColumnsTheDelet
   const State server = Server();
   EXPECT_EQ(server.at("notes").at("id='n1'").at("body"), Value());  // the delete removed it
   EXPECT_EQ(Diff(server, Local(a)), "");
-  EXPECT_EQ(Diff(server, Local(b)), "");  // fails: B still has body 'body'
+  EXPECT_EQ(Diff(server, Local(b)), "");
 }
 
-// Bug 3: a device whose clock is more than maxDriftMs behind the server's refuses to adopt the HLCs it pulls
+// Bug 3 (open): a device whose clock is more than maxDriftMs behind the server's refuses to adopt the HLCs it pulls
 // (Hlc::Receive's drift clamp), so its next edit of a pulled row is stamped older than the value it replaced.
 // The server answers `applied` without changing the row, nothing newer is pulled, and the device shows its
 // own value for good while everyone else has the server's.
@@ -607,10 +608,10 @@ TEST_P(SyncIntegrationTest, DISABLED_BugRepro_SlowClockDeviceKeepsAWriteTheServe
   EXPECT_EQ(Diff(Server(), Local(b)), "");  // fails: the server kept 'from a', B shows 'from b'
 }
 
-// Bug 4: a conflict answer forces the server's value of the refused column into the local row even when a
-// later local edit of that column is still unsent; that edit is then applied on the server (it had seen the
-// current version) while the device keeps showing the forced value.
-TEST_P(SyncIntegrationTest, DISABLED_BugRepro_ConflictAnswerOverwritesALaterUnsentEdit) {
+// Bug 4 (fixed): a conflict answer forced the server's value of the refused column into the local row even when a
+// later local edit of that column was still unsent; that edit was then applied on the server (it had seen the
+// current version) while the device kept showing the forced value.
+TEST_P(SyncIntegrationTest, ConflictAnswerKeepsALaterUnsentEdit) {
   Device& a = NewDevice("phone", {"alice"});
   Device& b = NewDevice("laptop", {"alice"});
   ExecOk(a, "INSERT INTO docs VALUES ('d1', 'v0', 'alice')");
@@ -640,10 +641,10 @@ TEST_P(SyncIntegrationTest, DISABLED_BugRepro_ConflictAnswerOverwritesALaterUnse
   ASSERT_TRUE(a.engine().OnResult(push.request_id, conflict, a.now).ok());
   Sync(a);
   EXPECT_EQ(Server()["docs"]["id='d1'"]["body"], Value("a2"));  // a2 had seen b1: applied
-  EXPECT_EQ(Diff(Server(), Local(a)), "");                      // fails: A shows b1
+  EXPECT_EQ(Diff(Server(), Local(a)), "");
 }
 
-// Bug 5: a device that edits a manual column again after its previous edit was applied but before the pull
+// Bug 5 (open): a device that edits a manual column again after its previous edit was applied but before the pull
 // that follows has run conflicts with its own write: the new edit's baseVersion is the last pulled version,
 // older than the version the device's own edit gave the column. (Not a one-place fix: baseVersion is per
 // row, and raising it to the device's own applied versions would hide other writers' edits of the row's
