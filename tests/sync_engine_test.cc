@@ -356,13 +356,19 @@ TEST_F(SyncEngineTest, TemporaryFailuresRetryWithJitteredBackoffAndRetryAfter) {
   EXPECT_GE(ops[0].next_attempt_ms, at + 30'000);  // Retry-After is a floor
   EXPECT_EQ(ops[0].attempts, 4);
   EXPECT_TRUE(server.applied_ids.empty());
-  // The whole device holds back until then: a new write is not pushed either, nor is anything pulled.
+  // The whole device holds its pushes back until then: a new write is not pushed either (pulls go on).
   client.ExecOk("INSERT INTO items VALUES ('z', 'Z', 1)");
+  Action next = client.Next();
+  for (int i = 0; i < 50 && next.kind != Action::kPush; ++i) {
+    if (next.kind == Action::kWait) client.now = next.wake_at_ms;
+    else ASSERT_TRUE(client.Serve(next, server).ok());
+    next = client.Next();
+  }
+  ASSERT_EQ(next.kind, Action::kPush);
+  EXPECT_GE(client.now, at + 30'000);
+  // An explicit sync now (db.sync.now()) overrides it.
+  ASSERT_TRUE(client.Serve(next, server, Fault::kRateLimited).ok());
   client.engine->SyncNow(client.now);
-  Action held = client.Next();
-  ASSERT_EQ(held.kind, Action::kWait);
-  EXPECT_GE(held.wake_at_ms, at + 30'000);
-  client.now = held.wake_at_ms;
   EXPECT_EQ(client.Next().kind, Action::kPush);
 }
 
@@ -900,6 +906,19 @@ TEST_F(SyncEngineTest, SyncedEventAndLastSyncedAt) {
   auto status = client.Events("status");
   ASSERT_FALSE(status.empty());
   EXPECT_NE(status.back().json.find("\"lastSyncedAt\":"), std::string::npos);
+}
+
+TEST_F(SyncEngineTest, ADeviceClockBehindTheServersDataStillStampsEditsAfterIt) {
+  protocol::Operation remote = RemoteUpsert("r", client.now + 3'600'000, {{"title", std::string("theirs")}});
+  server.RemoteWrite(remote);  // our clock is an hour behind the data
+  client.SyncAll(server);
+  ASSERT_EQ(client.Text("SELECT title FROM items WHERE id = 'r'"), "theirs");
+  EXPECT_FALSE(client.Events("clock-drift").empty());
+  client.now += 60'000;
+  client.ExecOk("UPDATE items SET title = 'mine' WHERE id = 'r'");
+  EXPECT_GT(client.List(OpState::kPending)[0].op.columns.at("title").hlc, remote.hlc);
+  client.SyncAll(server);
+  EXPECT_EQ(std::get<std::string>(server.Find("items", remote.key)->state.columns.at("title").value), "mine");
 }
 
 // ---- Conflicts ------------------------------------------------------------------------------------------

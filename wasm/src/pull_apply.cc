@@ -51,12 +51,22 @@ merge::TablePolicy PullPolicy(const TableInfo& t) {
 Status Engine::ApplyChange(const TableInfo& t, const protocol::Change& change, bool received) {
   // Every received timestamp advances the clock (within the drift bound).
   if (received) {
+    // Hlc::Receive does not adopt a timestamp more than max_drift ahead of our wall clock, to keep a peer's
+    // far-future clock out. Timestamps that come from the server were bounded by the server's own clock
+    // when it accepted them, so such a gap means this device's clock is behind: the clock adopts them anyway
+    // (our next edit of a pulled value must be stamped after it, or the server would keep the old value
+    // while we show ours), and the app hears of it.
     auto receive = [&](const HlcTimestamp& ts) {
       HlcTimestamp out;
       Status s = hlc_.Receive(ts, now_ms_, &out);
-      if (s.code() == "CLOCK_DRIFT" && !clock_drift_reported_) {
+      if (s.code() != "CLOCK_DRIFT") return;
+      if (ts.wall_ms <= Hlc::kMaxWallMs) hlc_.Restore(ts);
+      if (!clock_drift_reported_) {
         clock_drift_reported_ = true;
-        Emit("clock-drift", pj::Dump(pj::Json{{"message", s.message()}}));
+        Emit("clock-drift", pj::Dump(pj::Json{{"message", "The server's data is ahead of this device's clock by more than"
+                                                          " maxDriftMs; check the system time."},
+                                              {"remoteWallMs", ts.wall_ms},
+                                              {"deviceTimeMs", now_ms_}}));
       }
     };
     if (change.deleted) receive(change.hlc);

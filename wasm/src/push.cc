@@ -125,6 +125,8 @@ Status Engine::FailBatch(int64_t now_ms, const std::string& code, const std::str
 
 Status Engine::OnPushResult(const TransportResult& result, int64_t now_ms) {
   const size_t batch = push_.seqs.size();
+  if (result.retry_after_ms && (result.http_status == 429 || result.http_status == 503))
+    push_hold_until_ms_ = std::max(push_hold_until_ms_, now_ms + *result.retry_after_ms);
   NoteContact(result, now_ms, false);
   switch (Classify(result)) {
     case Verdict::kOk: {

@@ -279,11 +279,12 @@ Action Engine::Next(int64_t now_ms) {
   }
   (void)Housekeeping(now_ms);
   link_->Update(now_ms);
-  // A server that answered 429/503 with Retry-After gets nothing from this device before that time, not only
-  // the refused operations (RFC 9110 §10.2.3).
-  const bool held = now_ms < server_hold_until_ms_;
-  const bool can_send = link_->may_send() && !paused_ && token_ && !held;
-  if (can_send && !push_.active) {
+  const bool can_send = link_->may_send() && !paused_ && token_;
+  // A push answered 429/503 with Retry-After: no push from this device before that time, not only the
+  // refused operations (RFC 9110 §10.2.3). Pulls keep their own backoff (a draining server may still serve
+  // reads).
+  const bool push_held = now_ms < push_hold_until_ms_;
+  if (can_send && !push_held && !push_.active) {
     Status s = ClaimBatch(now_ms, &action);
     if (s.ok() && action.kind == Action::kPush) {
       EmitStatusIfChanged();
@@ -305,8 +306,7 @@ Action Engine::Next(int64_t now_ms) {
     EmitStatusIfChanged();
     return action;
   }
-  if (!paused_ && !held && !heartbeat_.active && !push_.active && !pull_.active &&
-      link_->NextProbeAt(now_ms) <= now_ms) {
+  if (!paused_ && !heartbeat_.active && !push_.active && !pull_.active && link_->NextProbeAt(now_ms) <= now_ms) {
     heartbeat_ = InFlight{true, ++next_request_id_, now_ms, {}, {}};
     action.kind = Action::kHeartbeat;
     action.request_id = heartbeat_.id;
@@ -323,14 +323,13 @@ Action Engine::Next(int64_t now_ms) {
         "SELECT min(next_attempt_ms) FROM _outpost_outbox WHERE state = 0 AND NOT EXISTS (SELECT 1 FROM"
         " _outpost_outbox p INDEXED BY _outpost_outbox_entity WHERE p.entity = _outpost_outbox.entity AND"
         " p.state IN (0, 1, 3) AND p.seq < _outpost_outbox.seq)");
-    if (q.Step() && !q.Null(0)) consider(std::max(q.Int(0), now_ms + 1));
+    if (q.Step() && !q.Null(0)) consider(std::max({q.Int(0), push_hold_until_ms_, now_ms + 1}));
   }
   if (can_send && !pull_.active) {
     if (pull_requested_) consider(pull_retry_at_ms_);
     else if (config_.pull_interval_ms > 0) consider(std::max(next_pull_ms_, pull_retry_at_ms_));
   }
-  if (!paused_ && !heartbeat_.active) consider(std::max(link_->WakeAt(now_ms), server_hold_until_ms_));
-  if (held && !paused_) consider(server_hold_until_ms_);
+  if (!paused_ && !heartbeat_.active) consider(link_->WakeAt(now_ms));
   if (push_.active) consider(push_.sent_ms + config_.inflight_timeout_ms);
   if (pull_.active) consider(pull_.sent_ms + config_.inflight_timeout_ms);
   if (heartbeat_.active) consider(heartbeat_.sent_ms + config_.inflight_timeout_ms);
@@ -355,8 +354,6 @@ Status Engine::OnResult(int64_t request_id, const TransportResult& result, int64
 
 // Feeds connectivity with what a request's result says about the link.
 void Engine::NoteContact(const TransportResult& r, int64_t now_ms, bool heartbeat) {
-  if (r.retry_after_ms && (r.http_status == 429 || r.http_status == 503))
-    server_hold_until_ms_ = std::max(server_hold_until_ms_, now_ms + *r.retry_after_ms);
   RequestOutcome outcome = RequestOutcome::Ok(r.latency_ms);
   if (r.timed_out) outcome = RequestOutcome::Failed(RequestOutcome::kTimeout);
   else if (r.http_status == 0) outcome = RequestOutcome::Failed(RequestOutcome::kNetworkError);
@@ -469,6 +466,7 @@ void Engine::SyncNow(int64_t now_ms) {
   (void)q.Bind(1, now_ms).Run();
   pull_requested_ = true;
   pull_retry_at_ms_ = 0;
+  push_hold_until_ms_ = 0;  // an explicit "sync now" overrides backoff and Retry-After alike
   link_->ProbeNow(now_ms);
 }
 

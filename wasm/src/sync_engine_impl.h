@@ -196,7 +196,7 @@ class Engine final : public SyncEngine {
   int64_t last_prune_ms_ = -1;
   bool stale_reported_ = false;
   int64_t last_contact_ms_ = 0;
-  int64_t server_hold_until_ms_ = 0;  // a Retry-After: no request to the server before it  // last successful push or pull (persisted as last_synced_at across restarts)
+  int64_t push_hold_until_ms_ = 0;  // a push answered with Retry-After: no push before it  // last successful push or pull (persisted as last_synced_at across restarts)
   int64_t last_synced_at_ms_ = 0;
 
   std::vector<Event> events_;
