@@ -19,7 +19,8 @@ const SCHEMA = `CREATE TABLE IF NOT EXISTS records(
  * @returns {Promise<{ db: import('../../js/index').Database, syncing: boolean, memory: boolean }>}
  */
 export async function openFieldLog(link) {
-  const sync = link ? { url: location.origin, token: link.token, tables: SYNC_TABLES } : undefined;
+  // Paused until the table exists: a first pull must not arrive before there is a table to apply it to.
+  const sync = link ? { url: location.origin, token: link.token, tables: SYNC_TABLES, paused: true } : undefined;
   let db;
   let memory = false;
   try {
@@ -30,5 +31,6 @@ export async function openFieldLog(link) {
     memory = true;
   }
   await db.exec(SCHEMA);
+  if (sync) await db.sync.resume();
   return { db, syncing: Boolean(db.sync?.status), memory };
 }
