@@ -291,7 +291,7 @@ for (const seed of SEEDS) {
           if (point === 'pull-applying') {
             // A store big enough that applying a pulled page takes a while; the crash follows its delivery.
             const seeder = new ServerWriter(run.server);
-            await seeder.writeRecords(Array.from({ length: 3000 }, (_, n) => `seed-${n}`));
+            await seeder.writeRecords(Array.from({ length: 2000 }, (_, n) => `seed-${n}`));
             others.push(seeder);
             const page = run.random.int(1, 2);
             let pages = 0;

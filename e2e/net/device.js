@@ -13,7 +13,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { launchOptions } from '../browser-options.js';
-import { NetworkShaper } from './profiles.js';
+import { NetworkShaper, PROFILES, conditions } from './profiles.js';
 
 export const HARNESS_PATH = '/e2e/fixtures/harness.html';
 
@@ -316,16 +316,13 @@ export class Device {
    * before the profile and the offline state are in place again.
    */
   async recover(kind) {
-    const profile = this.shaper.profile;
-    const offline = this.shaper.offline;
+    this.shaper.override = conditions(PROFILES.fast, false);
     if (kind === 'renderer') this.page = await this.preparePage(await this.context.newPage());
     if (kind === 'sigkill') await this.launch();
     this.crashing = false;
-    await this.shaper.apply('fast');
-    await this.shaper.setOffline(false);
+    await this.shaper.setOverride('fast', false);
     await this.open({ paused: true });
-    await this.shaper.apply(profile);
-    await this.shaper.setOffline(offline);
+    await this.shaper.clearOverride(); // what the scenario asked for meanwhile (an offline window may have ended)
     await this.call('sync.resume');
   }
 

@@ -29,6 +29,7 @@ export class NetworkShaper {
     this.workers = new Map(); // service-worker targetId -> { sessionId }
     this.profile = PROFILES.fast;
     this.offline = false;
+    this.override = null;
     this.flapping = null;
     this.flaps = []; // { atMs, device, offline, forMs }
     this.started = Date.now();
@@ -87,15 +88,39 @@ export class NetworkShaper {
     }
   }
 
-  /** Sends the current profile and offline state to the page and every service worker. */
+  /**
+   * Sends the current profile and offline state (or the override, while one is set) to the page and every
+   * service worker. While the device is crashed there is no session: the state is kept and sent on the next
+   * attach, and a session that dies during the call is not an error.
+   */
   async push() {
-    if (!this.cdp) return;
-    const params = conditions(this.profile, this.offline);
-    await this.cdp.send('Network.emulateNetworkConditions', params);
-    await this.discoverServiceWorkers();
-    for (const { sessionId } of this.workers.values()) {
-      await this.sendToWorker(sessionId, 'Network.emulateNetworkConditions', params);
+    const cdp = this.cdp;
+    if (!cdp) return;
+    const params = this.override ?? conditions(this.profile, this.offline);
+    try {
+      await cdp.send('Network.emulateNetworkConditions', params);
+      await this.discoverServiceWorkers();
+      for (const { sessionId } of this.workers.values()) {
+        await this.sendToWorker(sessionId, 'Network.emulateNetworkConditions', params);
+      }
+    } catch (error) {
+      if (this.cdp === cdp && !/closed|target gone|Target crashed/i.test(String(error?.message))) throw error;
     }
+  }
+
+  /**
+   * Overrides the device's conditions (e.g. online and unthrottled while a crashed device reloads) without
+   * forgetting them: apply() and setOffline() keep recording what the scenario asks, and clearOverride()
+   * sends that.
+   */
+  async setOverride(profile, offline = false) {
+    this.override = conditions(typeof profile === 'string' ? PROFILES[profile] : profile, offline);
+    await this.push();
+  }
+
+  async clearOverride() {
+    this.override = null;
+    await this.push();
   }
 
   /** Applies a profile by name or value (flapping starts separately: startFlapping). */
@@ -139,6 +164,7 @@ export class NetworkShaper {
   /** Back to an unthrottled, online network on every session. */
   async reset() {
     await this.stopFlapping();
+    this.override = null;
     this.profile = PROFILES.fast;
     this.offline = false;
     await this.push();
