@@ -220,7 +220,15 @@ test('caching: API reads fall back to their last answer, hashed assets are cache
   const read = (path) => page.evaluate((path) => fetch(path).then((r) => r.text()), `${site.base}${path}`);
   expect(JSON.parse(await read('/api/inspectors'))).toEqual({ version: 1 });
   expect(JSON.parse(await read('/api/inspectors'))).toEqual({ version: 2 }); // network first: fresh online
+  await waitFor(
+    () => page.evaluate((url) => caches.match(url).then((r) => r?.json()).then((j) => j?.version === 2), `${site.base}/api/inspectors`),
+    { what: 'the latest API answer in the cache' },
+  );
   const asset = await read('/build/late-ABCDEFGH.js');
+  // The strategy answers first and stores the copy in the background (event.waitUntil).
+  await waitFor(() => page.evaluate((url) => caches.match(url).then(Boolean), `${site.base}/build/late-ABCDEFGH.js`), {
+    what: 'the hashed asset in the cache',
+  });
   expect(await read('/build/late-ABCDEFGH.js')).toBe(asset); // cache first: the network is not asked again
   expect(served).toBe(3);
 
