@@ -63,6 +63,9 @@ async function start(link) {
       db.on('synced', () => refresh()),
       db.on('op-failed', () => refresh()),
       db.on('conflict', () => refresh()),
+      db.on('stale', ({ offlineMs, pending }) =>
+        say(`No contact with the server for ${Math.round(offlineMs / 86_400_000)} days; sending ${pending} waiting change(s) now.`, true),
+      ),
       db.on('auth-required', async () => {
         const renewed = await requestLink();
         if (renewed) await db.sync.setToken(renewed.token);
