@@ -99,6 +99,8 @@ export class Run {
     this.note(settled ? 'settled' : `did not settle: ${why}`);
     const result = await checkOracle({ server: this.server, proxy: this.proxy, devices: this.devices, snapshots, expectedFailed, others });
     if (!settled) result.problems.unshift(`did not settle: ${why}`);
+    this.note(`oracle: ${result.oplogSize} operations in the server's op log, ${result.applied} record operations order-checked, ` +
+      `${result.tables.events.size} writes on the server, ${result.problems.length} problem(s)`);
     this.result = result;
     return result.problems;
   }
