@@ -537,9 +537,9 @@ TEST_P(SyncIntegrationTest, WorkerKilledAfterTheServerAppliedAPushResendsItAsDup
 }
 
 // ---- Engine bugs found by the convergence simulation (tests/convergence_sim_test.cc) -----------------------
-// Each case is the smallest schedule that left a device with rows the server does not have. Bugs 1, 2 and 4
-// are fixed (5b0020c) and their cases guard the fixes; bugs 3 and 5 are still open: DISABLED_, run them with
-// --gtest_also_run_disabled_tests.
+// Each case is the smallest schedule that left a device with rows the server does not have. Bugs 1, 2, 4
+// and 3 are fixed (5b0020c, b0e8a66) and their cases guard the fixes; bug 5 is still open: DISABLED_, run it
+// with --gtest_also_run_disabled_tests.
 
 // Bug 1 (fixed): after a manual-column conflict the device kept the refused local write's HLC as the column's HLC
 // (ApplyConflict forced the server's value, then MarkAcknowledged raised the shadow HLC to the op's), so a
@@ -589,14 +589,11 @@ TEST_P(SyncIntegrationTest, ResurrectedRowLosesTheColumnsTheDeleteRemovedEverywh
   EXPECT_EQ(Diff(server, Local(b)), "");
 }
 
-// Bug 3 (open): a device whose clock is more than maxDriftMs behind the server's refuses to adopt the HLCs it pulls
-// (Hlc::Receive's drift clamp), so its next edit of a pulled row is stamped older than the value it replaced.
-// The server answers `applied` without changing the row, nothing newer is pulled, and the device shows its
-// own value for good while everyone else has the server's. Proposed fix (verified against this case and 400
-// simulation seeds): in ApplyChange's `receive`, on CLOCK_DRIFT call hlc_.Restore(ts) all the same. The
-// server refuses HLCs beyond its own clock + maxDrift, so a pulled HLC is never a far-future one: here it is
-// the device's clock that is wrong, and following the server keeps local edits after what they replace.
-TEST_P(SyncIntegrationTest, DISABLED_BugRepro_SlowClockDeviceKeepsAWriteTheServerIgnored) {
+// Bug 3 (fixed): a device whose clock was more than maxDriftMs behind the server's refused to adopt the HLCs it
+// pulled (Hlc::Receive's drift clamp), so its next edit of a pulled row was stamped older than the value it
+// replaced: the server answered `applied` without changing the row, nothing newer was pulled, and the
+// device showed its own value for good while everyone else had the server's.
+TEST_P(SyncIntegrationTest, DeviceBehindTheServerStampsEditsAfterWhatItPulled) {
   Device& a = NewDevice("phone", {"alice"});
   Device& b = NewDevice("laptop", {"alice"});
   ExecOk(a, "INSERT INTO notes VALUES ('n1', 'from a', NULL, 'alice')");
@@ -608,7 +605,8 @@ TEST_P(SyncIntegrationTest, DISABLED_BugRepro_SlowClockDeviceKeepsAWriteTheServe
   ExecOk(b, "UPDATE notes SET title = 'from b' WHERE id = 'n1'");
   Sync(b, /*own_clock=*/true);
   EXPECT_TRUE(b.Outbox(OpState::kPending).empty());
-  EXPECT_EQ(Diff(Server(), Local(b)), "");  // fails: the server kept 'from a', B shows 'from b'
+  EXPECT_EQ(Server()["notes"]["id='n1'"]["title"], Value("from b"));
+  EXPECT_EQ(Diff(Server(), Local(b)), "");
 }
 
 // Bug 4 (fixed): a conflict answer forced the server's value of the refused column into the local row even when a
