@@ -31,10 +31,11 @@ async function refresh() {
   const rows = await records.list();
   renderRecords(rows, {
     onEdit: (record) => form.edit(record),
-    onDelete: async (record) => {
-      await records.remove(record.id);
-      await refresh();
-    },
+    onDelete: (record) =>
+      records
+        .remove(record.id)
+        .then(refresh)
+        .catch((error) => say(`Not deleted: ${describe(error)}`, true)),
   });
   const where = memory ? 'kept in memory only: this browser cannot store data here' : 'saved on this device';
   say(`${rows.length} record${rows.length === 1 ? '' : 's'}, ${where}`, memory);
@@ -43,6 +44,9 @@ async function refresh() {
   if (syncing) await Promise.all([renderFailedOps(db, { onChange: refresh }), renderConflicts(db, { onChange: refresh })]);
   document.body.dataset.ready = 'true';
 }
+
+/** A refresh triggered by an event: nobody awaits it, so its failure is shown rather than thrown. */
+const refreshLater = () => refresh().catch((error) => say(`Could not refresh the list: ${describe(error)}`, true));
 
 async function start(link) {
   const opened = await openFieldLog(link);
@@ -56,13 +60,13 @@ async function start(link) {
         showSyncSummary(status);
         if (status.pending !== pending) {
           pending = status.pending;
-          refresh(); // badges follow the outbox
+          refreshLater(); // badges follow the outbox
         }
       }),
-      db.on('change', () => refresh()),
-      db.on('synced', () => refresh()),
-      db.on('op-failed', () => refresh()),
-      db.on('conflict', () => refresh()),
+      db.on('change', refreshLater),
+      db.on('synced', refreshLater),
+      db.on('op-failed', refreshLater),
+      db.on('conflict', refreshLater),
       db.on('stale', ({ offlineMs, pending }) =>
         say(`No contact with the server for ${Math.round(offlineMs / 86_400_000)} days; sending ${pending} waiting change(s) now.`, true),
       ),
