@@ -5,6 +5,9 @@
 // against its own outpost-server (e2e/pwa-fixtures.js).
 import { expect, Pwa, test, waitFor } from './pwa-fixtures.js';
 
+// Each test starts a server and a browser (some two, or one twice) on two cores shared with C++ builds.
+test.describe.configure({ timeout: 60_000 });
+
 /** Fills the form and saves a record; waits until the list shows it. */
 async function addRecord(page, { title, notes = '', status = 'ok', quantity = 1 }) {
   await page.fill('#record-form [name=title]', title);
