@@ -1,8 +1,8 @@
 // The real client engine against the real server, natively: a Transport performs the engine's Actions (over
 // HTTP against an in-process HttpServer, or in the simulation straight against a Store) and feeds the results
-// back, and a Device bundles what one app install has (its storage, Database, SyncEngine, simulated clock and
-// token). Used by tests/sync_integration_test.cc and tests/convergence_sim_test.cc; sync_test_util.h is the
-// fake-server counterpart for the engine's unit tests.
+// back, and a Device bundles what one app install has (its storage, Database, SyncEngine and simulated clock;
+// its transport holds its token). Used by tests/sync_integration_test.cc and tests/convergence_sim_test.cc;
+// sync_test_util.h is the fake-server counterpart for the engine's unit tests.
 #ifndef OUTPOST_TESTS_ENGINE_TRANSPORT_H_
 #define OUTPOST_TESTS_ENGINE_TRANSPORT_H_
 
