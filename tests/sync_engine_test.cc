@@ -957,6 +957,20 @@ TEST_F(SyncEngineTest, ManualConflictIsRecordedAndTheRowTakesTheServersValue) {
   EXPECT_EQ(client.engine->DropConflict(id).code(), "NOT_FOUND");
 }
 
+TEST_F(SyncEngineTest, EditingOurOwnManualValueAgainBeforeThePullDoesNotConflict) {
+  client.ExecOk("INSERT INTO docs VALUES ('d', 'v0', 't')");
+  client.SyncAll(server);
+  client.ExecOk("UPDATE docs SET body = 'a1' WHERE id = 'd'");
+  SettleReads();
+  Action push = NextPush();
+  ASSERT_TRUE(client.Serve(push, server).ok());  // applied; the pull it asks for has not run yet
+  client.ExecOk("UPDATE docs SET body = 'a2' WHERE id = 'd'");
+  client.SyncAll(server);
+  EXPECT_TRUE(client.Events("conflict").empty());
+  EXPECT_EQ(std::get<std::string>(server.Find("docs", {{"id", std::string("d")}})->state.columns.at("body").value),
+            "a2");
+}
+
 // ---- Per-record state -----------------------------------------------------------------------------------
 
 TEST_F(SyncEngineTest, SyncStateFunction) {

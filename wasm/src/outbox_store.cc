@@ -103,7 +103,7 @@ Status Engine::CreateSchema() {
       "CREATE TABLE IF NOT EXISTS _outpost_rows(tbl TEXT NOT NULL, key TEXT NOT NULL, version INTEGER,"
       " delete_hlc TEXT, live_hlc TEXT, PRIMARY KEY(tbl, key)) WITHOUT ROWID;"
       "CREATE TABLE IF NOT EXISTS _outpost_shadow(tbl TEXT NOT NULL, key TEXT NOT NULL, col TEXT NOT NULL,"
-      " hlc TEXT NOT NULL, total, PRIMARY KEY(tbl, key, col)) WITHOUT ROWID;"
+      " hlc TEXT NOT NULL, total, own_version INTEGER, PRIMARY KEY(tbl, key, col)) WITHOUT ROWID;"
       "CREATE TABLE IF NOT EXISTS _outpost_conflicts(id TEXT PRIMARY KEY, op_id TEXT, tbl TEXT NOT NULL,"
       " key TEXT NOT NULL, fields TEXT NOT NULL, version INTEGER, created_ms INTEGER NOT NULL) WITHOUT ROWID;");
 }

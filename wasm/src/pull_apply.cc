@@ -360,10 +360,13 @@ Status Engine::MarkAcknowledged(const OpRow& row, int64_t version, const std::se
       counters = true;
       continue;
     }
+    // own_version: the server version this device's write of the column got (see ResolveBaseVersion).
     Stmt q = sql_(
-        "INSERT INTO _outpost_shadow(tbl, key, col, hlc) VALUES(?1, ?2, ?3, ?4) ON CONFLICT(tbl, key, col)"
-        " DO UPDATE SET hlc = max(hlc, excluded.hlc)");
-    OUTPOST_RETURN_IF_ERROR(q.Bind(1, op.table).Bind(2, row.key_text).Bind(3, name).Bind(4, Hlc::Encode(cv.hlc)).Run());
+        "INSERT INTO _outpost_shadow(tbl, key, col, hlc, own_version) VALUES(?1, ?2, ?3, ?4, ?5)"
+        " ON CONFLICT(tbl, key, col) DO UPDATE SET hlc = max(hlc, excluded.hlc),"
+        " own_version = max(coalesce(own_version, 0), excluded.own_version)");
+    OUTPOST_RETURN_IF_ERROR(q.Bind(1, op.table).Bind(2, row.key_text).Bind(3, name).Bind(4, Hlc::Encode(cv.hlc))
+                                .Bind(5, version).Run());
   }
   if (counters && t && t->exists) return RecomputeCounters(*t, op.key, row.key_text);
   return Status::OK();
@@ -383,6 +386,15 @@ Status Engine::ApplyConflict(const OpRow& row, const protocol::OpOutcome& outcom
   if (outcome.deleted) change.hlc = op.hlc;
   OUTPOST_RETURN_IF_ERROR(ApplyChange(*t, change, true));
 
+  // Columns a later unfinished local edit still writes: that edit will be sent (and decided) on its own.
+  std::set<std::string> later_edits;
+  {
+    std::vector<OpRow> later;
+    OUTPOST_RETURN_IF_ERROR(ReadOps("entity = ?1 AND +state IN (0, 1, 3) AND seq > ?2 ORDER BY seq",
+                                    {row.entity, row.seq}, 1 << 20, &later));
+    for (const auto& l : later)
+      for (const auto& [name, cv] : l.entry.op.columns) later_edits.insert(name);
+  }
   // Columns the server refused: manual / first-writer-wins edits, or any edit of a delete-wins tombstone.
   pj::Json fields = pj::Json::object();
   std::vector<std::pair<std::string, protocol::ColumnValue>> forced;
@@ -398,10 +410,10 @@ Status Engine::ApplyConflict(const OpRow& row, const protocol::OpOutcome& outcom
     refused_columns.insert(name);
     Value remote_value = remote == outcome.current.end() ? Value() : remote->second.value;
     fields[name] = pj::Json{{"local", pj::ValueToJson(cv.value)}, {"remote", pj::ValueToJson(remote_value)}};
-    if (!outcome.deleted) forced.emplace_back(name, remote->second);
+    if (!outcome.deleted && !later_edits.count(name)) forced.emplace_back(name, remote->second);
   }
   // The local row takes the server's value of a refused column, so both sides agree until the user picks
-  // (the conflict record keeps the local value).
+  // (the conflict record keeps the local value), unless a later local edit of it is still on its way.
   for (const auto& [name, cv] : forced) {
     Stmt q = sql_("UPDATE main." + Quote(t->name) + " SET " + Quote(name) + " = ?1 WHERE " + KeyWhere(*t, 2));
     q.Bind(1, cv.value);

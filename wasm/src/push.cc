@@ -20,6 +20,7 @@ Status Engine::ClaimBatch(int64_t now_ms, Action* action) {
       " ORDER BY priority, seq",
       {now_ms}, limit, &rows));
   if (rows.empty()) return Status::OK();
+  for (auto& row : rows) OUTPOST_RETURN_IF_ERROR(ResolveBaseVersion(&row));
   protocol::PushRequest push;
   push.client_id = client_id_;
   for (const auto& row : rows) push.ops.push_back(row.entry.op);
@@ -38,9 +39,11 @@ Status Engine::ClaimBatch(int64_t now_ms, Action* action) {
   OUTPOST_RETURN_IF_ERROR(Begin());
   InFlight req{true, 0, now_ms, {}, {}};
   for (const auto& row : rows) {
-    Stmt q = sql_("UPDATE _outpost_outbox SET state = 1, attempts = attempts + 1, sent = 1, updated_ms = ?2"
-                  " WHERE seq = ?1");
-    if (Status s = q.Bind(1, row.seq).Bind(2, now_ms).Run(); !s.ok()) {
+    Stmt q = sql_("UPDATE _outpost_outbox SET state = 1, attempts = attempts + 1, sent = 1, updated_ms = ?2,"
+                  " base_version = ?3 WHERE seq = ?1");
+    q.Bind(1, row.seq).Bind(2, now_ms);
+    if (row.entry.op.base_version) q.Bind(3, *row.entry.op.base_version);
+    if (Status s = q.Run(); !s.ok()) {
       Rollback();
       return s;
     }
@@ -57,6 +60,38 @@ Status Engine::ClaimBatch(int64_t now_ms, Action* action) {
   action->kind = Action::kPush;
   action->request_id = push_.id;
   action->body = std::move(body);
+  return Status::OK();
+}
+
+// The base version a manual / first-writer-wins edit claims to have seen is the row's last pulled version,
+// taken when the edit was captured. But this device's own earlier writes of the same columns are not
+// concurrent edits: if one was applied (at own_version) after that pull, the column's server version is
+// ours, and claiming the older base would make the new edit conflict with our own value. So for each such
+// column of the op the known version is max(captured base, own_version), and the op claims the smallest of
+// them (a column someone else wrote since is still caught). Resolved when the op is claimed: every earlier
+// op of its entity is done by then, so their versions are known.
+Status Engine::ResolveBaseVersion(OpRow* row) {
+  protocol::Operation& op = row->entry.op;
+  if (op.kind != protocol::kUpsert || op.columns.empty()) return Status::OK();
+  const TableInfo* t = FindTable(op.table);
+  if (!t || !t->needs_base_version) return Status::OK();
+  std::map<std::string, int64_t> own;
+  {
+    Stmt q = sql_("SELECT col, own_version FROM _outpost_shadow WHERE tbl = ?1 AND key = ?2 AND own_version IS NOT NULL");
+    q.Bind(1, op.table).Bind(2, row->key_text);
+    while (q.Step()) own[q.Text(0)] = q.Int(1);
+    OUTPOST_RETURN_IF_ERROR(q.status());
+  }
+  const int64_t captured = op.base_version.value_or(0);
+  std::optional<int64_t> resolved;
+  for (const auto& [name, cv] : op.columns) {
+    const merge::Policy p = t->policy.ForColumn(name);
+    if (p != merge::Policy::kManual && p != merge::Policy::kFirstWriterWins) continue;
+    auto it = own.find(name);
+    const int64_t known = std::max(captured, it == own.end() ? 0 : it->second);
+    resolved = resolved ? std::min(*resolved, known) : known;
+  }
+  if (resolved && *resolved > captured) op.base_version = *resolved;
   return Status::OK();
 }
 

@@ -137,6 +137,7 @@ class Engine final : public SyncEngine {
 
   // push.cc
   Status ClaimBatch(int64_t now_ms, Action* action);
+  Status ResolveBaseVersion(OpRow* row);
   Status OnPushResult(const TransportResult& result, int64_t now_ms);
   Status ApplyPushResponse(const protocol::PushResponse& response, int64_t now_ms);
   Status RequeueBatch(int64_t now_ms, std::optional<int64_t> retry_after_ms, bool count_attempt,
