@@ -35,6 +35,7 @@ constexpr char kUsage[] =
                        [--threads N (32)] [--page-size N (1000)] [--max-body BYTES (4194304)]
                        [--rate-limit PER_SECOND] [--rate-burst N]
   outpost-server token --secret-file FILE --user U --device D --scope S [--scope S2]... [--ttl 30d]
+  outpost-server verify --secret-file FILE TOKEN    prints the token's claims, or why it is refused (exit 1)
   outpost-server secret FILE        writes 32 random bytes (hex) to a new file, mode 0600
 See docs/server.md.
 )";
@@ -152,6 +153,33 @@ int TokenCommand(int argc, char** argv) {
   std::string token;
   if (Status s = auth->Issue(claims, &token); !s.ok()) return Usage("token: " + s.message());
   std::cout << token << "\n";
+  return 0;
+}
+
+int VerifyCommand(int argc, char** argv) {
+  std::string secret_file, token;
+  for (int i = 2; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--secret-file" && i + 1 < argc) {
+      secret_file = argv[++i];
+    } else if (arg.rfind("--", 0) != 0 && token.empty()) {
+      token = arg;
+    } else {
+      return Usage("verify: unexpected argument \"" + arg + "\"");
+    }
+  }
+  if (secret_file.empty() || token.empty()) return Usage("verify: give --secret-file FILE and the token");
+  std::unique_ptr<TokenAuthority> auth;
+  if (Status s = TokenAuthority::FromSecretFile(secret_file, &auth); !s.ok()) return Fail(s);
+  TokenClaims claims;
+  TokenFailure failure = TokenFailure::kNone;
+  if (Status s = auth->Verify(token, NowMs(), &claims, &failure); !s.ok()) {
+    std::cerr << "outpost-server: token refused (" << TokenFailureName(failure) << "): " << s.message() << "\n";
+    return 1;
+  }
+  std::cout << "user " << claims.user << "\ndevice " << claims.device << "\nscopes";
+  for (const std::string& scope : claims.scopes) std::cout << " " << scope;
+  std::cout << "\nissued_at_ms " << claims.issued_at_ms << "\nexpires_at_ms " << claims.expires_at_ms << "\n";
   return 0;
 }
 
@@ -325,6 +353,7 @@ int main(int argc, char** argv) {
   std::string command = argv[1];
   if (command == "serve") return ServeCommand(argc, argv);
   if (command == "token") return TokenCommand(argc, argv);
+  if (command == "verify") return VerifyCommand(argc, argv);
   if (command == "secret") return SecretCommand(argc, argv);
   if (command == "help" || command == "--help" || command == "-h") {
     std::cout << kUsage;

@@ -856,6 +856,17 @@ TEST(ServerBinaryTest, TokenCommandRoundTripsThroughTheLibrary) {
   TokenFailure failure;
   EXPECT_FALSE(auth->Verify(out, claims.expires_at_ms, nullptr, &failure).ok());
   EXPECT_EQ(failure, TokenFailure::kExpired);
+  // `verify` reads it back; a token from another secret is refused.
+  std::string shown;
+  ASSERT_EQ(RunCommand(std::string(OUTPOST_SERVER_BINARY) + " verify --secret-file " + secret + " " + out, &shown), 0);
+  EXPECT_NE(shown.find("device phone-1"), std::string::npos) << shown;
+  EXPECT_NE(shown.find("scopes team-7 user:alice"), std::string::npos) << shown;
+  TokenAuthority other("another-secret-another-secret-another-secret");
+  std::string forged;
+  TokenClaims forged_claims = claims;
+  ASSERT_TRUE(other.Issue(forged_claims, &forged).ok());
+  EXPECT_EQ(RunCommand(std::string(OUTPOST_SERVER_BINARY) + " verify --secret-file " + secret + " " + forged, &shown),
+            1);
   fs::remove_all(dir);
 }
 
