@@ -1046,6 +1046,29 @@ TEST_F(SyncEngineTest, EngineWorkWaitsForTheAppsTransaction) {
   EXPECT_EQ(client.List(OpState::kDone).size(), 1u);
 }
 
+TEST(SyncSchemaTest, TablesFromAnEarlierBuildGetTheirNewColumns) {
+  SyncConfig c;
+  c.tables["t"] = TrackedTable{{"id"}, {}};
+  // The engine's tables as the first builds created them (no outbox `sent`, no shadow `own_version`).
+  SyncClient client(c, "CREATE TABLE t(id TEXT PRIMARY KEY, v TEXT);");
+  client.engine.reset();
+  client.ExecOk("DROP TABLE _outpost_outbox; DROP TABLE _outpost_shadow;"
+                "CREATE TABLE _outpost_outbox(seq INTEGER PRIMARY KEY, id TEXT NOT NULL, kind TEXT NOT NULL,"
+                " entity TEXT NOT NULL, priority INTEGER NOT NULL, hlc TEXT NOT NULL, tbl TEXT, key TEXT, columns TEXT,"
+                " base_version INTEGER, target TEXT, payload TEXT, state INTEGER NOT NULL DEFAULT 0, attempts INTEGER"
+                " NOT NULL DEFAULT 0, next_attempt_ms INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL,"
+                " updated_ms INTEGER NOT NULL, applied_version INTEGER, error_code TEXT, error_message TEXT,"
+                " bytes INTEGER NOT NULL);"
+                "CREATE TABLE _outpost_shadow(tbl TEXT NOT NULL, key TEXT NOT NULL, col TEXT NOT NULL,"
+                " hlc TEXT NOT NULL, total, PRIMARY KEY(tbl, key, col)) WITHOUT ROWID;");
+  client.OpenEngine();
+  client.ExecOk("INSERT INTO t VALUES ('a', 'x')");
+  FakeServer server;
+  server.policies["t"] = merge::TablePolicy{};
+  client.SyncAll(server);
+  EXPECT_EQ(client.List(OpState::kDone).size(), 1u);
+}
+
 // ---- Config ---------------------------------------------------------------------------------------------
 
 TEST(SyncConfigTest, FromJsonParsesAndRejectsWithTheField) {

@@ -89,6 +89,28 @@ Status ParseColumnsText(const std::string& text, protocol::Columns* columns) {
 std::string ValueJson(const Value& v) { return pj::Dump(pj::ValueToJson(v)); }
 
 Status Engine::CreateSchema() {
+  OUTPOST_RETURN_IF_ERROR(CreateTables());
+  // Columns added after the first tables were created (databases from earlier builds get them here).
+  struct Added {
+    const char* table;
+    const char* column;
+    const char* definition;
+  };
+  for (const Added& a : {Added{"_outpost_outbox", "sent", "sent INTEGER NOT NULL DEFAULT 0"},
+                         Added{"_outpost_shadow", "own_version", "own_version INTEGER"}}) {
+    bool present = false;
+    {
+      Stmt q = sql_("SELECT 1 FROM pragma_table_info(?1, 'main') WHERE name = ?2");
+      present = q.Bind(1, a.table).Bind(2, a.column).Step();
+      OUTPOST_RETURN_IF_ERROR(q.status());
+    }
+    if (!present)
+      OUTPOST_RETURN_IF_ERROR(sql_.Exec(std::string("ALTER TABLE ") + a.table + " ADD COLUMN " + a.definition));
+  }
+  return Status::OK();
+}
+
+Status Engine::CreateTables() {
   return sql_.Exec(
       "CREATE TABLE IF NOT EXISTS _outpost_meta(k TEXT PRIMARY KEY, v) WITHOUT ROWID;"
       "CREATE TABLE IF NOT EXISTS _outpost_outbox("

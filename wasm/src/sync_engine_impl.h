@@ -100,7 +100,8 @@ class Engine final : public SyncEngine {
 
  private:
   // outbox_store.cc
-  Status CreateSchema();
+  Status CreateSchema();  // tables (CreateTables) and columns added since
+  Status CreateTables();
   Status LoadState(int64_t now_ms);  // meta, HLC, op ids, client id
   Status GetMeta(const std::string& key, Value* out);
   Status SetMeta(const std::string& key, const Value& value);
