@@ -1,7 +1,7 @@
 // Randomized simulation of the sync engine against an idempotent fake server: seeded, reproducible
 // schedules of app transactions (tracked-table writes and custom operations, some left open at a crash),
-// engine steps, transport faults (network errors, timeouts, 5xx, 429/503 with Retry-After, answers lost
-// after the server applied the batch, mismatched answers), answers delivered late and out of order, and
+// engine steps, transport faults (network errors, timeouts, 5xx, 429/503 with Retry-After, 401 until a new
+// token, answers lost after the server applied the batch, mismatched answers), answers delivered late and out of order, and
 // worker crashes (database and engine closed and reopened from what reached storage) between a claim and
 // its acknowledgement. Then the faults stop and the engine drains.
 //
@@ -75,6 +75,7 @@ class Simulation {
     else if (r < 58) EngineStep();
     else if (r < 82) Deliver();
     else if (r < 87) CrashAndRestart();
+    else if (r < 90) client_->engine->SetToken(true);  // a new token (after a 401, or a no-op)
     else client_->now += Pick(3000);
   }
 
@@ -152,7 +153,8 @@ class Simulation {
     if (r < 80) return Fault::kLostAnswer;
     if (r < 86) return Fault::kServerError;
     if (r < 90) return Fault::kUnavailable;
-    if (r < 95) return Fault::kRateLimited;
+    if (r < 94) return Fault::kRateLimited;
+    if (r < 96) return Fault::kUnauthorized;  // the app gives a new token later (Step)
     return Fault::kMismatch;
   }
 
@@ -187,6 +189,7 @@ class Simulation {
   void Drain() {
     // Deliver what is still on the way, then run without faults until there is nothing left to do.
     while (!inflight_.empty() && !::testing::Test::HasFatalFailure()) Deliver();
+    client_->engine->SetToken(true);
     client_->engine->SyncNow(client_->now);
     for (int i = 0; i < 3000 && !::testing::Test::HasFatalFailure(); ++i) {
       Action a = client_->Next();
