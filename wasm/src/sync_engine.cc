@@ -318,12 +318,11 @@ Action Engine::Next(int64_t now_ms) {
     if (t > 0) wake = std::min(wake, std::max(t, now_ms + 1));
   };
   if (can_send && !push_.active) {
-    // Only operations at the head of their entity: one blocked behind a failed op waits for a user action.
-    Stmt q = sql_(
-        "SELECT min(next_attempt_ms) FROM _outpost_outbox WHERE state = 0 AND NOT EXISTS (SELECT 1 FROM"
-        " _outpost_outbox p INDEXED BY _outpost_outbox_entity WHERE p.entity = _outpost_outbox.entity AND"
-        " p.state IN (0, 1, 3) AND p.seq < _outpost_outbox.seq)");
-    if (q.Step() && !q.Null(0)) consider(std::max({q.Int(0), push_hold_until_ms_, now_ms + 1}));
+    // Operations in backoff. One already due was not claimed only because it waits behind another op of its
+    // entity (in backoff itself, or failed: a user action): it must not make the engine spin.
+    Stmt q = sql_("SELECT min(next_attempt_ms) FROM _outpost_outbox WHERE state = 0 AND next_attempt_ms > ?1");
+    if (q.Bind(1, now_ms).Step() && !q.Null(0)) consider(std::max(q.Int(0), push_hold_until_ms_));
+    if (push_hold_until_ms_ > now_ms) consider(push_hold_until_ms_);
   }
   if (can_send && !pull_.active) {
     if (pull_requested_) consider(pull_retry_at_ms_);
