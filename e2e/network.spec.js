@@ -73,13 +73,14 @@ async function syncUnderProfile(device, { atMostMs }) {
 function retryAfterViolations(log) {
   const resent = [];
   const fresh = [];
-  for (const c of log.filter((x) => x.retryAfter && x.endpoint === 'push')) {
-    const until = c.atMs + Number(c.retryAfter) * 1000 - 50;
-    for (const x of log.filter((y) => y.n > c.n && y.device === c.device && y.endpoint === 'push' && y.atMs < until)) {
-      const again = (x.opIds ?? []).filter((id) => c.opIds?.includes(id));
-      if (again.length) resent.push(`push #${x.n} re-sent ${again.length} operation(s) of #${c.n} ${x.atMs - c.atMs} ms after its ${c.fault} Retry-After ${c.retryAfter}`);
-      else fresh.push(`push #${x.n} was sent ${x.atMs - c.atMs} ms after #${c.n}'s ${c.fault} Retry-After ${c.retryAfter}`);
-    }
+  const refused = log.filter((x) => x.retryAfter && x.endpoint === 'push');
+  for (const x of log.filter((y) => y.endpoint === 'push')) {
+    // The latest Retry-After of this device whose window the push falls in: one finding per push.
+    const c = refused.findLast((r) => r.n < x.n && r.device === x.device && x.atMs < r.atMs + Number(r.retryAfter) * 1000 - 50);
+    if (!c) continue;
+    const again = (x.opIds ?? []).filter((id) => refused.some((r) => r.n < x.n && r.opIds?.includes(id) && x.atMs < r.atMs + Number(r.retryAfter) * 1000 - 50));
+    if (again.length) resent.push(`push #${x.n} re-sent ${again.length} operation(s) before their Retry-After (latest: #${c.n}, ${c.fault}, ${c.retryAfter} s, ${x.atMs - c.atMs} ms earlier)`);
+    else fresh.push(`push #${x.n} was sent ${x.atMs - c.atMs} ms after #${c.n}'s ${c.fault} Retry-After ${c.retryAfter}`);
   }
   return { resent, fresh };
 }
