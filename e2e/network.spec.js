@@ -388,7 +388,7 @@ for (const seed of SEEDS) {
     // docs/sync.md: a push answered 429/503 with Retry-After holds back every push of the device until then,
     // not only the refused operations (operations written meanwhile wait too), so an overloaded or
     // rate-limiting server gets relief. This suite found the engine holding only the refused operations;
-    // fixed in b0e8a66.
+    // fixed in b3df484 and b0e8a66.
     test('a Retry-After holds back every push of the device, not only the refused operations', async ({ net }) => {
       test.setTimeout(60_000);
       const run = await net(seed);
