@@ -538,8 +538,8 @@ TEST_P(SyncIntegrationTest, WorkerKilledAfterTheServerAppliedAPushResendsItAsDup
 
 // ---- Engine bugs found by the convergence simulation (tests/convergence_sim_test.cc) -----------------------
 // Each case is the smallest schedule that left a device with rows the server does not have. Bugs 1, 2, 4
-// and 3 are fixed (5b0020c, b0e8a66) and their cases guard the fixes; bug 5 is still open: DISABLED_, run it
-// with --gtest_also_run_disabled_tests.
+// and 3 are fixed (5b0020c, b0e8a66), bug 5 by c305cf4 (own applied versions per column); their cases guard
+// the fixes.
 
 // Bug 1 (fixed): after a manual-column conflict the device kept the refused local write's HLC as the column's HLC
 // (ApplyConflict forced the server's value, then MarkAcknowledged raised the shadow HLC to the op's), so a
@@ -645,12 +645,13 @@ TEST_P(SyncIntegrationTest, ConflictAnswerKeepsALaterUnsentEdit) {
   EXPECT_EQ(Diff(Server(), Local(a)), "");
 }
 
-// Bug 5 (open): a device that edits a manual column again after its previous edit was applied but before the pull
+// Bug 5 (fixed in c305cf4: an edit of a manual column claims as base version the version this device's own
+// earlier write of that column got, tracked per column in the HLC shadow): a device that edits a manual column again after its previous edit was applied but before the pull
 // that follows has run conflicts with its own write: the new edit's baseVersion is the last pulled version,
 // older than the version the device's own edit gave the column. (Not a one-place fix: baseVersion is per
 // row, and raising it to the device's own applied versions would hide other writers' edits of the row's
 // other manual columns; it needs per-column base versions or the column's last writer on the server.)
-TEST_P(SyncIntegrationTest, DISABLED_BugRepro_EditingOwnManualValueBeforeThePullConflicts) {
+TEST_P(SyncIntegrationTest, BugRepro_EditingOwnManualValueBeforeThePullConflicts) {
   Device& a = NewDevice("phone", {"alice"});
   ExecOk(a, "INSERT INTO docs VALUES ('d1', 'v0', 'alice')");
   Sync(a);
