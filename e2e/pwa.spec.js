@@ -20,6 +20,16 @@ async function addRecord(page, { title, notes = '', status = 'ok', quantity = 1 
 
 const titles = (page) => page.locator('#records li strong').allTextContents();
 
+/**
+ * Saves a screenshot of the demo as a test artifact (attached to the report and kept under
+ * test-results/screenshots/, where CI keeps it); docs/demo-offline.png in the README is one of these.
+ */
+async function screenshot(page, name) {
+  const path = `${test.info().project.outputDir}/screenshots/${name}.png`;
+  await page.screenshot({ path, fullPage: true });
+  await test.info().attach(name, { path, contentType: 'image/png' });
+}
+
 test('the demo is installable: manifest parsed with its icons, a service worker controls the page', async ({ pwa, site }) => {
   const { page } = pwa;
   await pwa.open();
@@ -109,6 +119,7 @@ test('records created offline reach the server after reconnecting; badges and th
   await expect(page.locator('#records li', { hasText: 'Online entry' }).locator('.badge')).toHaveAttribute('data-sync', 'synced');
   await expect(page.locator('#sync-summary')).toContainText('0 pending');
   await expect(page.locator('#sync-summary')).toContainText(/last synced just now/);
+  await screenshot(page, 'demo-online');
 
   await pwa.setOffline(true);
   await page.reload();
@@ -118,6 +129,7 @@ test('records created offline reach the server after reconnecting; badges and th
   await expect(page.locator('#sync-summary')).toContainText('2 pending');
   await expect(page.locator('#records li', { hasText: 'Offline entry A' }).locator('.badge')).toHaveAttribute('data-sync', 'local-only');
   await expect(page.locator('#connection')).toHaveAttribute('data-state', 'offline');
+  await screenshot(page, 'demo-offline-pending');
   expect(await serverTitles(site)).toEqual(['Online entry']);
 
   await pwa.setOffline(false);
@@ -313,6 +325,7 @@ test('a change the server refuses is listed as failed, can be retried, and is dr
   await expect(failed).toContainText('FORBIDDEN');
   await expect(page.locator('#records li', { hasText: "Other team's pump" }).locator('.badge')).toHaveAttribute('data-sync', 'failed');
   await expect(page.locator('#sync-summary')).toContainText('1 failed');
+  await screenshot(page, 'demo-failed-operation');
 
   await failed.getByRole('button', { name: 'Retry' }).click(); // refused again: still listed
   await expect(failed).toHaveCount(1, { timeout: 15_000 });
@@ -362,6 +375,7 @@ test('concurrent edits of the notes open a side-by-side view; the user keeps one
   await expect(mine.locator('dd.differs')).toHaveText(['A: gasket leaking']);
   await expect(theirs.locator('dd.differs')).toHaveText(['B: gasket replaced']);
   await expect(mine.locator('dd:not(.differs)').first()).toBeVisible(); // the other fields, not highlighted
+  await screenshot(a, 'demo-conflict');
   await dialog.getByRole('button', { name: 'Keep mine' }).click();
   await expect(dialog).toBeHidden();
   await expect(a.locator('#conflicts')).toBeHidden();
