@@ -24,7 +24,7 @@ function syncOptions(server, token, extra = {}) {
     sync: {
       url: server.url,
       token,
-      tables: { records: { primaryKey: 'id', columns: { quantity: 'counter' } } },
+      tables: { records: { primaryKey: 'id', columns: { quantity: 'counter', notes: 'manual' } } },
       retry: { baseMs: 200, capMs: 1000 },
       ...extra,
     },
