@@ -31,8 +31,8 @@ export async function waitFor(condition, { timeoutMs = 10_000, intervalMs = 25, 
   }
 }
 
-/** Command lines of all live processes, as [pid, argv[]]. */
-function processes() {
+/** Command lines of all live processes, as [pid, argv[]] (zombies skipped). */
+export function processes() {
   const out = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;

@@ -10,14 +10,14 @@
 //    installability check all need one); it can SIGKILL the browser and relaunch the same profile.
 import { spawn } from 'node:child_process';
 import { createServer, request } from 'node:http';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from '@playwright/test';
 import { buildServiceWorker } from '../scripts/build-sw.mjs';
 import { launchOptions } from './browser-options.js';
-import { expect, test as base, waitFor } from './fixtures.js';
+import { expect, processes, test as base, waitFor } from './fixtures.js';
 import { startStaticServer } from './static-server.mjs';
 
 export { expect, waitFor };
@@ -148,21 +148,6 @@ class Site {
   }
 }
 
-/** Command lines of live processes, as [pid, argv[]] (zombies excluded). */
-function processes() {
-  const out = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) continue;
-      out.push([Number(entry), readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').filter(Boolean)]);
-    } catch {
-      /* exited while we looked */
-    }
-  }
-  return out;
-}
 
 /**
  * The browser's network link: Chromium sends every request, localhost included, through this forwarding

@@ -9,10 +9,11 @@
 // row `<device>-<seq>` and, optionally, queues a custom operation for the record's audit entity. The page
 // reports each write whose commit promise resolved through a binding, so the ledger survives the page.
 import { chromium } from '@playwright/test';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { launchOptions } from '../browser-options.js';
+import { processes, waitFor as waitForBase } from '../fixtures.js';
 import { NetworkShaper, PROFILES, conditions } from './profiles.js';
 
 export const HARNESS_PATH = '/e2e/fixtures/harness.html';
@@ -42,33 +43,10 @@ export const TRACKED_TABLES = {
 
 export const CRASH_KINDS = ['terminate', 'renderer', 'sigkill'];
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** Polls `condition` until it returns a truthy value or `timeoutMs` passes. */
-export async function waitFor(condition, { timeoutMs = 20_000, intervalMs = 50, what = 'condition' } = {}) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await condition();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(intervalMs);
-  }
-}
-
-/** Live processes as [pid, argv[]] (zombies skipped). */
-function processes() {
-  const out = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) continue;
-      out.push([Number(entry), readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').filter(Boolean)]);
-    } catch {
-      /* exited while we looked */
-    }
-  }
-  return out;
+/** fixtures.js's waitFor with this suite's longer default (devices recover from crashes under load). */
+export function waitFor(condition, { timeoutMs = 20_000, intervalMs = 50, what = 'condition' } = {}) {
+  return waitForBase(condition, { timeoutMs, intervalMs, what });
 }
 
 /** Page-side helpers, installed in every page of the context before the harness runs. */
