@@ -22,15 +22,6 @@
 
 #include "store.h"
 
-// Returns the Status of `expr` when it is not ok (the same macro as wasm/src/protocol_json.h).
-#ifndef OUTPOST_RETURN_IF_ERROR
-#define OUTPOST_RETURN_IF_ERROR(expr)   \
-  do {                                  \
-    if (Status _s = (expr); !_s.ok()) { \
-      return _s;                        \
-    }                                   \
-  } while (0)
-#endif
 
 namespace outpost::server::core {
 

@@ -17,13 +17,6 @@
 
 #include "outpost/protocol.h"
 
-// Returns the Status of `expr` when it is not ok.
-#define OUTPOST_RETURN_IF_ERROR(expr)   \
-  do {                                  \
-    if (Status _s = (expr); !_s.ok()) { \
-      return _s;                        \
-    }                                   \
-  } while (0)
 
 namespace outpost::protocol::json {
 

@@ -40,6 +40,15 @@ class Status {
   int sqlite_code_ = 0;
 };
 
+// Returns the Status of `expr` from the enclosing function when it is not ok (inside namespace outpost or
+// with `Status` in scope).
+#define OUTPOST_RETURN_IF_ERROR(expr)   \
+  do {                                  \
+    if (Status _s = (expr); !_s.ok()) { \
+      return _s;                        \
+    }                                   \
+  } while (0)
+
 // The stable name of an SQLite primary result code ("SQLITE_CONSTRAINT"); "SQLITE_ERROR" for unknown codes.
 const char* SqliteCodeName(int rc);
 
