@@ -110,7 +110,7 @@ async function expectSyncing(page) {
 const syncTags = (page) => page.evaluate(async () => (await navigator.serviceWorker.ready).sync.getTags());
 
 test('records created offline reach the server after reconnecting; badges and the header follow', async ({ pwa, site }) => {
-  test.skip(!site.syncServer, 'needs build/native/server/outpost-server');
+  expect(site.syncServer, 'build/native/server/outpost-server is missing: scripts/build.sh builds it').toBeTruthy();
   const { page } = pwa;
   await pwa.open();
   await pwa.controlled();
@@ -141,7 +141,7 @@ test('records created offline reach the server after reconnecting; badges and th
 });
 
 test('Background Sync: pending operations register the tag; on reconnect the sync event has the page flush them', async ({ pwa, site }) => {
-  test.skip(!site.syncServer, 'needs build/native/server/outpost-server');
+  expect(site.syncServer, 'build/native/server/outpost-server is missing: scripts/build.sh builds it').toBeTruthy();
   const { page } = pwa;
   await pwa.open();
   await pwa.controlled();
@@ -309,7 +309,7 @@ test('persistent storage granted: the first saved record makes the storage persi
 });
 
 test('a change the server refuses is listed as failed, can be retried, and is dropped only when discarded', async ({ pwa, site }) => {
-  test.skip(!site.syncServer, 'needs build/native/server/outpost-server');
+  expect(site.syncServer, 'build/native/server/outpost-server is missing: scripts/build.sh builds it').toBeTruthy();
   const { page } = pwa;
   await pwa.open();
   await expectSyncing(page);
@@ -336,7 +336,7 @@ test('a change the server refuses is listed as failed, can be retried, and is dr
 });
 
 test('concurrent edits of the notes open a side-by-side view; the user keeps one version', async ({ pwa, site }) => {
-  test.skip(!site.syncServer, 'needs build/native/server/outpost-server');
+  expect(site.syncServer, 'build/native/server/outpost-server is missing: scripts/build.sh builds it').toBeTruthy();
   test.setTimeout(90_000); // two browsers
   const a = pwa.page;
   await pwa.open();
@@ -386,7 +386,7 @@ test('concurrent edits of the notes open a side-by-side view; the user keeps one
 });
 
 test('operations left pending when the browser died are sent on the next start, without a user action', async ({ pwa, site }) => {
-  test.skip(!site.syncServer, 'needs build/native/server/outpost-server');
+  expect(site.syncServer, 'build/native/server/outpost-server is missing: scripts/build.sh builds it').toBeTruthy();
   await pwa.open();
   await pwa.controlled();
   await expectSyncing(pwa.page);
