@@ -504,6 +504,47 @@ test.describe('transactions', () => {
     expect(r).toEqual({ value: 'done', rows: [{ n: 50 }] });
   });
 
+  test('a transaction whose statements are not awaited is one message each way', async ({ app }) => {
+    const page = app.page;
+    await openDb(page, 'tx');
+    await seed(page, 'tx', 1);
+    const r = await page.evaluate(async () => {
+      const db = window.dbs.tx;
+      // Count the messages on the facade's port, both ways.
+      const { client } = db;
+      const send = client.port.postMessage;
+      const receive = client.receive;
+      let sent = 0;
+      let received = 0;
+      client.port.postMessage = function (...args) {
+        sent++;
+        return send.apply(this, args);
+      };
+      client.receive = function (batch) {
+        received++;
+        return receive.call(this, batch);
+      };
+      const counts = {};
+      for (const [name, fn] of [
+        ['plain', (tx) => { tx.exec("INSERT INTO t(v) VALUES ('m-1')"); tx.exec("INSERT INTO t(v) VALUES ('m-2')"); }],
+        ['async', async (tx) => { tx.exec("INSERT INTO t(v) VALUES ('m-3')"); tx.exec("INSERT INTO t(v) VALUES ('m-4')"); }],
+        ['awaited', async (tx) => { await tx.exec("INSERT INTO t(v) VALUES ('m-5')"); await tx.exec("INSERT INTO t(v) VALUES ('m-6')"); }],
+      ]) {
+        sent = received = 0;
+        await db.transaction(fn);
+        counts[name] = { sent, received };
+      }
+      client.port.postMessage = send;
+      client.receive = receive;
+      return { counts, rows: await db.query("SELECT count(*) AS n FROM t WHERE v LIKE 'm-%'") };
+    });
+    expect(r.counts.plain).toEqual({ sent: 1, received: 1 });
+    expect(r.counts.async).toEqual({ sent: 1, received: 1 });
+    // Awaited statements need their answers: BEGIN travels with the first, then the second, then COMMIT.
+    expect(r.counts.awaited).toEqual({ sent: 3, received: 3 });
+    expect(r.rows).toEqual([{ n: 6 }]);
+  });
+
   test('a failed statement aborts the transaction, awaited or not, caught or not', async ({ app }) => {
     const page = app.page;
     await openDb(page, 'tx');

@@ -7,7 +7,8 @@
 //
 // Messages are arrays: the client sends the requests made in one turn of the event loop as one message,
 // and the worker answers everything a message produced as one message. A postMessage costs tens of
-// microseconds; a transaction whose statements are not awaited thus costs one message each way.
+// microseconds; a transaction whose statements are not awaited thus costs one message each way (BEGIN,
+// the statements and COMMIT travel together: see Client.call).
 //
 // Ops and their args / results:
 //   open     { name, options }          → { storage, durability, files }
@@ -111,7 +112,10 @@ export class Client {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      if (this.outgoing.length === 0) queueMicrotask(() => this.flush());
+      // Two microtask hops, not one: db.transaction(tx => { tx.exec(a); tx.exec(b); }) queues BEGIN and the
+      // statements, and its COMMIT one tick later (after `await fn(tx)`); sending after the second hop puts
+      // the whole transaction in one message, hence one round trip. Awaited calls wait one tick more.
+      if (this.outgoing.length === 0) queueMicrotask(() => queueMicrotask(() => this.flush()));
       this.outgoing.push({ message: { id, op, args, tx }, transfer, sql: args.sql });
     });
   }

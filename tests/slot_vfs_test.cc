@@ -66,6 +66,39 @@ TEST_P(IoPerCommit, IsOneWriteAndAtFullDurabilityOneFlush) {
 
 INSTANTIATE_TEST_SUITE_P(BothLevels, IoPerCommit, ::testing::Values(Durability::kFull, Durability::kRelaxed));
 
+// A new database holds nothing to lose until its first commit: creating it (page 1, the switch to WAL) costs
+// one flush instead of a durable journal transaction's several (first-visit cold start), and a power loss
+// right after the open leaves a valid empty WAL database.
+TEST_P(IoPerCommit, CreatingADatabaseFlushesOnce) {
+  Device device;
+  Session session(device);
+  device.backend.ResetCounters();
+  auto db = session.Open(GetParam());
+  EXPECT_EQ(device.backend.counters().flushes, 1);
+  Restarted next(device.backend.PowerLossImage(), GetParam());
+  QueryResult mode;
+  ASSERT_TRUE(next.db->Query("PRAGMA journal_mode", {}, &mode).ok());
+  EXPECT_EQ(std::get<std::string>(mode.rows[0][0]), "wal");
+  EXPECT_EQ(IntegrityCheck(*next.db), "ok");
+  ExecOk(*next.db, kSchema);
+  Commit(*next.db, 1);
+  EXPECT_EQ(Count(*next.db, "notes"), 1);
+}
+
+// Reopening an existing database does not take the shortcut: its setup flushes nothing at all.
+TEST(SlotVfs, ReopeningFlushesNothing) {
+  Device device;
+  {
+    Session session(device);
+    Seed(*session.Open(), 3);
+  }
+  device.backend.ResetCounters();
+  Session again(device);
+  auto db = again.Open();
+  EXPECT_EQ(device.backend.counters().flushes, 0);
+  EXPECT_EQ(Count(*db, "notes"), 3);
+}
+
 TEST(SlotVfs, DataSurvivesReopen) {
   Device device;
   {

@@ -173,11 +173,24 @@ Status Database::Configure(const OpenOptions& options) {
   ExecResult ignored;
   Status s = Exec(setup, {}, &ignored);
   if (!s.ok()) return s;
+  // A database file created just now holds nothing a crash could lose: switch it to WAL (which writes page 1
+  // through a rollback journal) without the half-dozen flushes of a durable journal transaction, then flush
+  // the file once, before any statement of the caller can commit. Saves tens of ms on a first visit.
+  sqlite3_file* file = nullptr;
+  sqlite3_int64 size = -1;
+  if (sqlite3_file_control(db_, "main", SQLITE_FCNTL_FILE_POINTER, &file) == SQLITE_OK && file && file->pMethods)
+    file->pMethods->xFileSize(file, &size);
+  const bool fresh = size == 0;
+  if (fresh && !(s = Exec("PRAGMA synchronous=OFF", {}, &ignored)).ok()) return s;
   QueryResult mode;
   s = Query("PRAGMA journal_mode=WAL", {}, &mode);
   if (!s.ok()) return s;
   if (mode.rows.empty() || std::get<std::string>(mode.rows[0][0]) != "wal")
     return Status::Error("SQLITE_CANTOPEN", "The database could not switch to WAL mode.");
+  if (fresh) {
+    int rc = file->pMethods->xSync(file, SQLITE_SYNC_NORMAL);
+    if (rc != SQLITE_OK) return Status::FromSqlite(rc, sqlite3_errmsg(db_));
+  }
   return Exec(options.durability == Durability::kFull ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL", {},
               &ignored);
 }
