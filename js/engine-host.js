@@ -8,14 +8,31 @@ import { acquirePool } from './opfs-pool.js';
 let enginePromise = null;
 let nextPool = 1;
 
-export function loadEngine() {
+/**
+ * Loads the engine once per worker. `compiled` (optional): a promise of a WebAssembly.Module compiled
+ * elsewhere (the page, see index.js), or of null to fetch and compile here after all.
+ */
+export function loadEngine(compiled = null) {
   // The Emscripten glue finds the WASM itself with new URL('outpost-engine.wasm', import.meta.url), which
   // holds both for js/engine/outpost-engine.js and for the bundled worker beside it, and which bundlers see.
-  enginePromise ??= createOutpostEngine().then((module) => {
-    module.outpostPools = {};
-    return module;
-  });
+  enginePromise ??= Promise.resolve(compiled)
+    .then((module) => (module ? instantiate(module) : createOutpostEngine()))
+    .then((engine) => {
+      engine.outpostPools = {};
+      return engine;
+    });
   return enginePromise;
+}
+
+function instantiate(module) {
+  return new Promise((resolve, reject) => {
+    createOutpostEngine({
+      instantiateWasm(imports, receiveInstance) {
+        WebAssembly.instantiate(module, imports).then((instance) => receiveInstance(instance, module), reject);
+        return {}; // exports arrive asynchronously, through receiveInstance
+      },
+    }).then(resolve, reject);
+  });
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;

@@ -1,7 +1,7 @@
 // Outpost's public API: open() starts a dedicated worker that runs SQLite over OPFS and returns a Database
 // whose methods are promises. The worker, the WASM module and the message protocol stay hidden.
 import { ErrorCode, OutpostError } from './errors.js';
-import { CONNECT, Client, Op, READY, watchLifeline } from './protocol.js';
+import { CONNECT, Client, ENGINE, Op, READY, watchLifeline } from './protocol.js';
 
 export { ErrorCode, OutpostError };
 
@@ -28,6 +28,11 @@ export async function open(name, options = {}) {
   }
   // Literal new URL(..., import.meta.url) so bundlers find and emit the worker: js/worker.js bundled into
   // one file by scripts/bundle-worker.mjs.
+  // The WASM compiles here, on the browser's compile threads, while the worker thread starts (tens of ms on a
+  // cold start), and goes to the worker as a compiled module. Only for the default worker: a custom one may
+  // load its engine from elsewhere. Any failure here just leaves the worker to fetch and compile it itself,
+  // and report the error.
+  const compiled = workerUrl ? null : compileEngine(new URL('./engine/outpost-engine.wasm', import.meta.url));
   const worker = workerUrl
     ? new Worker(workerUrl, { type: 'module', name: `outpost:${name}` })
     : new Worker(new URL('./engine/outpost-worker.js', import.meta.url), { type: 'module', name: `outpost:${name}` });
@@ -51,7 +56,8 @@ export async function open(name, options = {}) {
   try {
     await started;
     const lifeline = `outpost-lifeline:${globalThis.crypto?.randomUUID?.() ?? `${Date.now()}-${Math.random()}`}`;
-    worker.postMessage({ type: CONNECT, port: channel.port2, lifeline }, [channel.port2]);
+    worker.postMessage({ type: CONNECT, port: channel.port2, lifeline, engine: compiled ? 'follows' : 'load' }, [channel.port2]);
+    compiled?.then((module) => worker.postMessage({ type: ENGINE, module }));
     const info = await client.call(Op.OPEN, { name, options: engineOptions });
     watchLifeline(lifeline, () =>
       client.fail(
@@ -66,6 +72,12 @@ export async function open(name, options = {}) {
     worker.terminate();
     throw error;
   }
+}
+
+/** Resolves with the compiled engine module, or null when the page cannot compile it (never rejects). */
+function compileEngine(url) {
+  if (typeof WebAssembly?.compileStreaming !== 'function' || typeof fetch !== 'function') return null;
+  return WebAssembly.compileStreaming(fetch(url)).catch(() => null);
 }
 
 export class Database {

@@ -62,12 +62,18 @@ export const Op = Object.freeze({
 /** The worker's first message: its entry module has run and listens (see worker.js). */
 export const READY = 'outpost.ready';
 /**
- * The facade's first message to a ready Worker: { type: CONNECT, port, lifeline? }. It hands the worker the
+ * The facade's first message to a ready Worker: { type: CONNECT, port, lifeline?, engine? }. It hands the worker the
  * port to serve and, where Web Locks exist, the name of a lock the worker holds for as long as it lives:
  * the facade queues for the same lock, and getting it means the worker is gone (terminated, crashed, out
  * of memory), so pending and later calls fail with WORKER_FAILED instead of waiting forever.
  */
 export const CONNECT = 'outpost.connect';
+/**
+ * CONNECT's `engine` says where the worker gets its WASM: 'load' (fetch and compile it itself) or 'follows'
+ * (the page is compiling it, overlapping the worker's start-up, and sends { type: ENGINE, module } next;
+ * module null means the page could not, and the worker loads it itself).
+ */
+export const ENGINE = 'outpost.engine';
 
 /** Holds the lifeline lock until this context dies; resolves once it is held. */
 export function holdLifeline(name) {

@@ -154,6 +154,38 @@ TEST_F(SyncEngineTest, ConsecutiveUnsentUpsertsAreCompactedKeepingTheFirstId) {
   EXPECT_EQ(std::get<int64_t>(row->state.columns.at("qty").value), 1);
 }
 
+// Compaction rewrites the pending op's columns in SQL (json_set): every value type survives it exactly, the
+// byte count stays that of the stored text, and columns not in the later edit keep their first value.
+TEST(SyncCompaction, KeepsEveryValueTypeAndTheByteCount) {
+  SyncConfig config;
+  ASSERT_TRUE(SyncConfig::FromJson(R"({"url": "https://sync.example", "token": "t",
+      "tables": {"vals": {"primaryKey": "id"}}})",
+                                   &config)
+                  .ok());
+  SyncClient client(config, "CREATE TABLE vals(id TEXT PRIMARY KEY, a, b, c, d);");
+  client.ExecOk("INSERT INTO vals VALUES ('k', 'first', 1, NULL, 'kept')");
+  const std::vector<Value> values = {
+      Value(std::monostate{}), Value(int64_t{42}), Value(int64_t{9007199254740993}), Value(-0.5), Value(1e300),
+      Value(std::string("quote \" backslash \\ and ünïcode ✓")), Value(Blob{{0, 1, 255}}),
+      Value(std::string(""))};
+  for (const Value& a : values) {
+    for (const Value& b : values) {
+      client.ExecOk("UPDATE vals SET a = ?, b = ?, c = ? WHERE id = 'k'", Params{{a, b, a}, {}});
+      auto ops = client.List();
+      ASSERT_EQ(ops.size(), 1u);
+      const auto& cols = ops[0].op.columns;
+      EXPECT_EQ(cols.at("a").value, a);
+      EXPECT_EQ(cols.at("b").value, b);
+      EXPECT_EQ(cols.at("c").value, a);
+      EXPECT_EQ(std::get<std::string>(cols.at("d").value), "kept");
+      OutboxStats stats;
+      ASSERT_TRUE(client.engine->Stats(&stats).ok());
+      EXPECT_EQ(stats.bytes, client.Int("SELECT sum(bytes) FROM _outpost_outbox"));
+      EXPECT_EQ(client.Int("SELECT count(*) FROM _outpost_outbox WHERE json_valid(columns)"), 1);
+    }
+  }
+}
+
 TEST_F(SyncEngineTest, NoCompactionIntoAnOperationAServerMayHaveSeen) {
   client.ExecOk("INSERT INTO items VALUES ('a', 'A', 1)");
   SettleReads();

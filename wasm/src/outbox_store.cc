@@ -64,16 +64,22 @@ Status ParseKeyText(const std::string& text, protocol::Key* key) {
   return pj::GetKey(j, "key", protocol::Limits{}, key);
 }
 
+std::string ColumnText(const protocol::ColumnValue& cv) {
+  std::string out = "{\"hlc\":\"";
+  out.append(Hlc::Encode(cv.hlc));
+  out.append("\",\"value\":");
+  AppendValue(&out, cv.value);
+  out.push_back('}');
+  return out;
+}
+
 std::string ColumnsText(const protocol::Columns& columns) {
   std::string out = "{";
   for (const auto& [name, cv] : columns) {
     if (out.size() > 1) out.push_back(',');
     AppendString(&out, name);
-    out.append(":{\"hlc\":\"");
-    out.append(Hlc::Encode(cv.hlc));
-    out.append("\",\"value\":");
-    AppendValue(&out, cv.value);
-    out.push_back('}');
+    out.push_back(':');
+    out.append(ColumnText(cv));
   }
   return out + "}";
 }

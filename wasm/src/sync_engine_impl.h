@@ -125,6 +125,8 @@ class Engine final : public SyncEngine {
   Status InstallTriggers();
   Status MaybeReinstall();
   Status RecordRowOp(const TableInfo& table, protocol::Operation op);
+  Status MergeColumnsText(const TableInfo& table, const std::string& old_text, protocol::Columns fresh,
+                          std::string* out);
 
   // pull_apply.cc
   Status ApplyPage(const protocol::PullResponse& page, std::set<std::string>* tables);
@@ -208,6 +210,7 @@ class Engine final : public SyncEngine {
 std::string KeyText(const protocol::Key& key);
 Status ParseKeyText(const std::string& text, protocol::Key* key);
 std::string ColumnsText(const protocol::Columns& columns);
+std::string ColumnText(const protocol::ColumnValue& column);  // one entry of ColumnsText: {"hlc":..,"value":..}
 Status ParseColumnsText(const std::string& text, protocol::Columns* columns);
 std::string ValueJson(const Value& v);
 
