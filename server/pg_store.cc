@@ -22,6 +22,7 @@
 // JSON array parameter expanded by json_array_elements (one round trip per statement, not per row).
 #include <condition_variable>
 #include <mutex>
+#include <set>
 #include <pqxx/pqxx>
 
 #include "protocol_json.h"
@@ -38,7 +39,6 @@ using core::RowRef;
 using core::StoredRow;
 using protocol::json::Json;
 
-constexpr int64_t kPushLock = 0x4f7574706f737401;   // "Outpost" + 1: push batches and tombstone pruning
 constexpr int64_t kSetupLock = 0x4f7574706f737402;  // creating the tables
 
 const char* const kSetup[] = {
@@ -84,6 +84,9 @@ class PgPushTxn final : public core::PushTxn {
     return Status::OK();
   }
 
+  // Locks the stored rows it returns (FOR UPDATE, in key order so two pushers lock in the same order), so
+  // they stay as loaded until this push commits; a row another push is changing is read after that push
+  // commits (READ COMMITTED re-reads it). Refs not found here are written with a plain INSERT (see Write).
   Status LoadRows(const std::vector<RowRef>& refs, std::map<RowRef, StoredRow>* out) override {
     if (refs.empty()) return Status::OK();
     std::vector<std::vector<std::string>> list;
@@ -91,7 +94,8 @@ class PgPushTxn final : public core::PushTxn {
     const pqxx::result r = txn_.exec_params(
         "SELECT r.tbl, r.key_json, r.scope, r.version, r.deleted, r.delete_hlc, r.live_hlc, r.columns_json, "
         "r.changed_ms FROM outpost_rows r JOIN (SELECT x->>0 AS tbl, x->>1 AS key_json "
-        "FROM json_array_elements($1::json) x) q ON r.tbl = q.tbl AND r.key_json = q.key_json",
+        "FROM json_array_elements($1::json) x) q ON r.tbl = q.tbl AND r.key_json = q.key_json "
+        "ORDER BY r.tbl, r.key_json FOR UPDATE OF r",
         Table(list));
     for (const auto& row : r) {
       StoredRow s;
@@ -106,64 +110,61 @@ class PgPushTxn final : public core::PushTxn {
       OUTPOST_RETURN_IF_ERROR(core::DecodeColumns(row[7].as<std::string>(), &s.state.columns));
       s.changed_ms = row[8].as<int64_t>();
       RowRef ref{s.table, s.key_json};
+      loaded_.insert(ref);
       (*out)[ref] = std::move(s);
     }
     return Status::OK();
   }
 
-  Status CurrentVersion(int64_t* out) override {
-    *out = txn_.exec1("SELECT value FROM outpost_meta WHERE name = 'version'")[0].as<int64_t>();
+  // The serialization point: the counter row's lock, held to commit (see the top of this file).
+  Status ReserveVersions(int64_t count, int64_t* first) override {
+    const int64_t last =
+        txn_.exec_params1("UPDATE outpost_meta SET value = value + $1 WHERE name = 'version' RETURNING value", count)[0]
+            .as<int64_t>();
+    *first = last - count + 1;
     return Status::OK();
   }
 
+  // Everything in one statement (one round trip while the counter is locked). Rows LoadRows did not find
+  // are INSERTed without ON CONFLICT: if another push created the row meanwhile, the unique violation
+  // retries the batch, which then loads and merges that row instead of overwriting it.
   Status Write(const PushWrites& w) override {
-    if (!w.rows.empty()) {
-      std::vector<std::vector<std::string>> list;
-      for (const StoredRow& r : w.rows) {
-        list.push_back({r.table, r.key_json, r.scope, std::to_string(r.state.version),
-                        r.state.deleted ? "true" : "false", core::EncodeHlc(r.state.delete_hlc),
-                        core::EncodeHlc(r.state.live_hlc), core::EncodeColumns(r.state.columns),
-                        std::to_string(r.changed_ms)});
-      }
-      txn_.exec_params(
-          "INSERT INTO outpost_rows(tbl, key_json, scope, version, deleted, delete_hlc, live_hlc, columns_json, "
-          "changed_ms) SELECT x->>0, x->>1, x->>2, (x->>3)::bigint, (x->>4)::boolean, x->>5, x->>6, x->>7, "
-          "(x->>8)::bigint FROM json_array_elements($1::json) x ON CONFLICT (tbl, key_json) DO UPDATE SET "
-          "scope = excluded.scope, version = excluded.version, deleted = excluded.deleted, "
-          "delete_hlc = excluded.delete_hlc, live_hlc = excluded.live_hlc, columns_json = excluded.columns_json, "
-          "changed_ms = excluded.changed_ms",
-          Table(list));
+    std::vector<std::vector<std::string>> fresh, stored, ops, custom;
+    for (const StoredRow& r : w.rows) {
+      (loaded_.count({r.table, r.key_json}) ? stored : fresh)
+          .push_back({r.table, r.key_json, r.scope, std::to_string(r.state.version),
+                      r.state.deleted ? "true" : "false", core::EncodeHlc(r.state.delete_hlc),
+                      core::EncodeHlc(r.state.live_hlc), core::EncodeColumns(r.state.columns),
+                      std::to_string(r.changed_ms)});
     }
-    if (!w.ops.empty()) {
-      std::vector<std::vector<std::string>> list;
-      for (const core::OpLogEntry& e : w.ops) {
-        list.push_back({e.id, e.client_id, e.user, e.outcome_json, std::to_string(e.created_ms)});
-      }
-      txn_.exec_params(
-          "INSERT INTO outpost_oplog(op_id, client_id, user_id, outcome_json, created_ms) "
-          "SELECT x->>0, x->>1, x->>2, x->>3, (x->>4)::bigint FROM json_array_elements($1::json) x",
-          Table(list));
+    for (const core::OpLogEntry& e : w.ops) {
+      ops.push_back({e.id, e.client_id, e.user, e.outcome_json, std::to_string(e.created_ms)});
     }
-    if (!w.custom.empty()) {
-      std::vector<std::vector<std::string>> list;
-      for (const core::CustomOpEntry& c : w.custom) {
-        list.push_back({c.id, c.kind, c.entity, c.target, c.payload, c.client_id, c.user, std::to_string(c.version),
+    for (const core::CustomOpEntry& c : w.custom) {
+      custom.push_back({c.id, c.kind, c.entity, c.target, c.payload, c.client_id, c.user, std::to_string(c.version),
                         std::to_string(c.created_ms)});
-      }
-      txn_.exec_params(
-          "INSERT INTO outpost_custom_ops(op_id, kind, entity, target, payload, client_id, user_id, version, "
-          "created_ms) SELECT x->>0, x->>1, x->>2, x->>3, x->>4, x->>5, x->>6, (x->>7)::bigint, "
-          "(x->>8)::bigint FROM json_array_elements($1::json) x",
-          Table(list));
     }
-    if (w.last_version) {
-      txn_.exec_params("UPDATE outpost_meta SET value = $1 WHERE name = 'version'", *w.last_version);
-    }
+    txn_.exec_params(
+        "WITH fresh AS (INSERT INTO outpost_rows(tbl, key_json, scope, version, deleted, delete_hlc, live_hlc, "
+        "columns_json, changed_ms) SELECT x->>0, x->>1, x->>2, (x->>3)::bigint, (x->>4)::boolean, x->>5, x->>6, "
+        "x->>7, (x->>8)::bigint FROM json_array_elements($1::json) x), "
+        "stored AS (UPDATE outpost_rows r SET scope = x->>2, version = (x->>3)::bigint, "
+        "deleted = (x->>4)::boolean, delete_hlc = x->>5, live_hlc = x->>6, columns_json = x->>7, "
+        "changed_ms = (x->>8)::bigint FROM json_array_elements($2::json) x "
+        "WHERE r.tbl = x->>0 AND r.key_json = x->>1), "
+        "ops AS (INSERT INTO outpost_oplog(op_id, client_id, user_id, outcome_json, created_ms) "
+        "SELECT x->>0, x->>1, x->>2, x->>3, (x->>4)::bigint FROM json_array_elements($3::json) x), "
+        "custom AS (INSERT INTO outpost_custom_ops(op_id, kind, entity, target, payload, client_id, user_id, "
+        "version, created_ms) SELECT x->>0, x->>1, x->>2, x->>3, x->>4, x->>5, x->>6, (x->>7)::bigint, "
+        "(x->>8)::bigint FROM json_array_elements($4::json) x) "
+        "SELECT 1",
+        Table(fresh), Table(stored), Table(ops), Table(custom));
     return Status::OK();
   }
 
  private:
   pqxx::work& txn_;
+  std::set<RowRef> loaded_;
 };
 
 using ReadTxn = pqxx::transaction<pqxx::repeatable_read, pqxx::read_only>;
@@ -235,7 +236,6 @@ class PgStore final : public Store {
               protocol::PushResponse* response) override {
     Status s = RunTransaction("push", [&](pqxx::connection& c) {
       pqxx::work txn(c);
-      LockPushes(&txn);
       PgPushTxn primitives(&txn);
       OUTPOST_RETURN_IF_ERROR(core::RunPush(schema_, options_, who, request, now_ms, &primitives, response));
       txn.commit();
@@ -258,9 +258,10 @@ class PgStore final : public Store {
 
   Status PruneTombstones(int64_t now_ms) override {
     const int64_t before = now_ms - options_.tombstone_retention_ms;
+    // No lock: the DELETE waits for a push holding a tombstone FOR UPDATE and skips it if that push revived
+    // it; a push that finds the row gone treats it as new.
     return RunTransaction("prune", [&](pqxx::connection& c) {
       pqxx::work txn(c);
-      LockPushes(&txn);
       txn.exec_params(
           "WITH pruned AS (DELETE FROM outpost_rows WHERE deleted AND changed_ms < $1 RETURNING version) "
           "UPDATE outpost_meta SET value = greatest(value, (SELECT coalesce(max(version), 0) FROM pruned)) "
@@ -289,13 +290,6 @@ class PgStore final : public Store {
   }
 
  private:
-  // Takes the push lock (see the top of this file), waiting at most busy_timeout_ms for it: a process stuck
-  // holding it then costs other pushers an UNAVAILABLE (retried by clients), not a hung request.
-  void LockPushes(pqxx::work* txn) {
-    txn->exec_params("SELECT set_config('lock_timeout', $1, true)", std::to_string(options_.busy_timeout_ms) + "ms");
-    txn->exec_params("SELECT pg_advisory_xact_lock($1)", kPushLock);
-  }
-
   // Runs `body` on a pooled connection and turns libpqxx exceptions into Statuses (none leave the store).
   // Transient failures are retried up to options_.max_retries times; a broken connection is replaced.
   template <typename Body>
@@ -320,6 +314,10 @@ class PgStore final : public Store {
         last = Unavailable(what, e.what());
       } catch (const pqxx::transaction_rollback& e) {
         last = Unavailable(what, e.what());  // serialization failure or deadlock: retry
+      } catch (const pqxx::unique_violation& e) {
+        // A concurrent push created the same row or logged the same op id first: retried, the batch then
+        // merges into that row or answers the op as a duplicate (nothing else here can be a duplicate key).
+        last = Unavailable(what, e.what());
       } catch (const pqxx::sql_error& e) {
         Release(std::move(conn));
         // Lock timeout, statement cancelled, out of resources, shutting down: the store is busy, not broken.
@@ -361,6 +359,11 @@ class PgStore final : public Store {
     lock.unlock();
     try {
       *out = std::make_unique<pqxx::connection>(conninfo_);
+      // A push waits at most busy_timeout_ms for a row or the version counter another process holds: a
+      // process stuck holding one then costs other pushers an UNAVAILABLE (retried by clients), not a hang.
+      pqxx::nontransaction setup(**out);
+      setup.exec("SET lock_timeout = " + std::to_string(std::max(1, options_.busy_timeout_ms)));
+      setup.commit();
       return Status::OK();
     } catch (const std::exception& e) {
       Discard();

@@ -4,9 +4,13 @@
 // cannot decide differently about the same batch.
 //
 // Invariants:
-//  - RunPush reads through PushTxn only after the backend holds the write serialization (SQLite: BEGIN
-//    IMMEDIATE; PostgreSQL: the push advisory lock), so CurrentVersion() is the highest committed version
-//    and the versions it hands out commit in increasing order.
+//  - The rows LoadRows returns stay as loaded until the push commits (SQLite: BEGIN IMMEDIATE holds the
+//    write lock from the first read; PostgreSQL: SELECT ... FOR UPDATE), so the merge works on the latest state.
+//  - Versions are assigned last: RunPush merges the whole batch with provisional versions (kProvisional and
+//    up), then calls ReserveVersions once, which serializes the batch against every other pusher until its
+//    commit, and rewrites the provisional versions into the reserved ones before anything is encoded or
+//    written. Reserved versions therefore commit in increasing order, and the serialized part of a push is
+//    only the reservation and the writes (PostgreSQL: the version counter's row lock).
 //  - Stored rows are generic: (table, canonical key JSON, scope, version, deleted, delete_hlc, live_hlc,
 //    columns JSON with value/hlc/version per column). Table and column names from requests are values in
 //    these rows, never SQL identifiers.
@@ -66,7 +70,6 @@ struct PushWrites {
   std::vector<StoredRow> rows;  // the final state of every row the batch changed
   std::vector<OpLogEntry> ops;  // every op seen for the first time (applied, conflict and rejected)
   std::vector<CustomOpEntry> custom;
-  std::optional<int64_t> last_version;  // new value of the version counter, if the batch assigned any
 };
 
 // Storage primitives a backend provides inside its push transaction.
@@ -77,9 +80,16 @@ class PushTxn {
   virtual Status FindOps(const std::vector<std::string>& ids, std::map<std::string, LoggedOp>* out) = 0;
   // The stored rows for these refs (absent: never seen).
   virtual Status LoadRows(const std::vector<RowRef>& refs, std::map<RowRef, StoredRow>* out) = 0;
-  virtual Status CurrentVersion(int64_t* out) = 0;
+  // Takes the write serialization if not held yet (held to commit), advances the version counter by `count`
+  // (>= 1) and returns the first of the `count` versions in *first. Called at most once per push, after every
+  // read; a backend must not wait for another transaction's locks after it (see pg_store.cc).
+  virtual Status ReserveVersions(int64_t count, int64_t* first) = 0;
   virtual Status Write(const PushWrites& writes) = 0;
 };
+
+// Versions handed to the merge before ReserveVersions: above every real version (protocol versions are
+// safe integers, < 2^53), so a batch's own changes are told apart and renumbered.
+inline constexpr int64_t kProvisional = int64_t{1} << 60;
 
 Status RunPush(const Schema& schema, const StoreOptions& options, const Principal& who,
                const protocol::PushRequest& request, int64_t now_ms, PushTxn* txn, protocol::PushResponse* response);
