@@ -21,6 +21,8 @@
 // generic rows, never identifiers, so nothing from a request is ever quoted into SQL. Batches travel as one
 // JSON array parameter expanded by json_array_elements (one round trip per statement, not per row).
 #include <condition_variable>
+#include <functional>
+#include <limits>
 #include <mutex>
 #include <set>
 #include <pqxx/pqxx>
@@ -53,6 +55,7 @@ const char* const kSetup[] = {
     "CREATE INDEX IF NOT EXISTS outpost_rows_tombstones ON outpost_rows(changed_ms) WHERE deleted",
     "CREATE TABLE IF NOT EXISTS outpost_oplog(op_id text PRIMARY KEY, client_id text NOT NULL, "
     "user_id text NOT NULL, outcome_json text NOT NULL, created_ms bigint NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS outpost_inflight(xid xid8 PRIMARY KEY, first_version bigint NOT NULL)",
     "CREATE TABLE IF NOT EXISTS outpost_custom_ops(op_id text PRIMARY KEY, kind text NOT NULL, "
     "entity text NOT NULL, target text NOT NULL, payload text NOT NULL, client_id text NOT NULL, "
     "user_id text NOT NULL, version bigint NOT NULL, created_ms bigint NOT NULL)",
@@ -68,7 +71,9 @@ std::string Table(const std::vector<std::vector<std::string>>& rows) {
 // Store primitives over one open push transaction. pqxx exceptions propagate to RunTransaction.
 class PgPushTxn final : public core::PushTxn {
  public:
-  explicit PgPushTxn(pqxx::work* txn) : txn_(*txn) {}
+  // `reserve` reserves versions for a transaction id in a transaction of its own (PgStore::Reserve).
+  using Reserver = std::function<Status(const std::string& xid, int64_t count, int64_t* first)>;
+  PgPushTxn(pqxx::work* txn, Reserver reserve) : txn_(*txn), reserve_(std::move(reserve)) {}
 
   Status FindOps(const std::vector<std::string>& ids, std::map<std::string, LoggedOp>* out) override {
     const pqxx::result r = txn_.exec_params(
@@ -116,16 +121,15 @@ class PgPushTxn final : public core::PushTxn {
     return Status::OK();
   }
 
-  // The serialization point: the counter row's lock, held to commit (see the top of this file).
+  // Registers this transaction (its id) as in flight with the versions it gets: pulls serve nothing from
+  // its first version on until it commits or aborts (see the top of this file).
   Status ReserveVersions(int64_t count, int64_t* first) override {
-    const int64_t last =
-        txn_.exec_params1("UPDATE outpost_meta SET value = value + $1 WHERE name = 'version' RETURNING value", count)[0]
-            .as<int64_t>();
-    *first = last - count + 1;
-    return Status::OK();
+    xid_ = txn_.exec1("SELECT pg_current_xact_id()")[0].as<std::string>();
+    return reserve_(xid_, count, first);
   }
 
-  // Everything in one statement (one round trip while the counter is locked). Rows LoadRows did not find
+  // Everything in one statement, with the removal of this transaction's in-flight entry (which becomes
+  // visible exactly when the rows do). Rows LoadRows did not find
   // are INSERTed without ON CONFLICT: if another push created the row meanwhile, the unique violation
   // retries the batch, which then loads and merges that row instead of overwriting it.
   Status Write(const PushWrites& w) override {
@@ -156,15 +160,18 @@ class PgPushTxn final : public core::PushTxn {
         "SELECT x->>0, x->>1, x->>2, x->>3, (x->>4)::bigint FROM json_array_elements($3::json) x), "
         "custom AS (INSERT INTO outpost_custom_ops(op_id, kind, entity, target, payload, client_id, user_id, "
         "version, created_ms) SELECT x->>0, x->>1, x->>2, x->>3, x->>4, x->>5, x->>6, (x->>7)::bigint, "
-        "(x->>8)::bigint FROM json_array_elements($4::json) x) "
+        "(x->>8)::bigint FROM json_array_elements($4::json) x), "
+        "done AS (DELETE FROM outpost_inflight WHERE xid = nullif($5, '')::xid8) "
         "SELECT 1",
-        Table(fresh), Table(stored), Table(ops), Table(custom));
+        Table(fresh), Table(stored), Table(ops), Table(custom), xid_);
     return Status::OK();
   }
 
  private:
   pqxx::work& txn_;
+  const Reserver reserve_;
   std::set<RowRef> loaded_;
+  std::string xid_;  // this transaction's id once it reserved versions, else ""
 };
 
 using ReadTxn = pqxx::transaction<pqxx::repeatable_read, pqxx::read_only>;
@@ -175,22 +182,27 @@ class PgPullReader final : public core::PullReader {
   explicit PgPullReader(ReadTxn* txn) : txn_(*txn) {}
 
   Status Read(int64_t after, const std::vector<std::string>* scopes, size_t limit, PullSnapshot* out) override {
+    // The horizon: the first version of the oldest push still in flight as this snapshot sees it (its
+    // in-flight entry is visible and its transaction did not abort). Nothing from there on is served, so the
+    // cursor never passes a version that commits later. An entry left by an aborted push is ignored.
     const pqxx::row meta = txn_.exec1(
         "SELECT (SELECT value FROM outpost_meta WHERE name = 'version'), "
-        "(SELECT value FROM outpost_meta WHERE name = 'pruned_version')");
+        "(SELECT value FROM outpost_meta WHERE name = 'pruned_version'), "
+        "(SELECT min(first_version) FROM outpost_inflight WHERE pg_xact_status(xid) IN ('in progress', 'committed'))");
     out->current_version = meta[0].as<int64_t>();
     out->pruned_version = meta[1].as<int64_t>();
+    const int64_t horizon = meta[2].is_null() ? std::numeric_limits<int64_t>::max() : meta[2].as<int64_t>();
     const int64_t n = static_cast<int64_t>(limit);
     const pqxx::result r =
         scopes == nullptr ? txn_.exec_params(
                                 "SELECT tbl, key_json, version, deleted, delete_hlc, columns_json FROM outpost_rows "
-                                "WHERE version > $1 ORDER BY version LIMIT $2",
-                                after, n)
+                                "WHERE version > $1 AND version < $2 ORDER BY version LIMIT $3",
+                                after, horizon, n)
                           : txn_.exec_params(
                                 "SELECT tbl, key_json, version, deleted, delete_hlc, columns_json FROM outpost_rows "
-                                "WHERE version > $1 AND scope IN (SELECT json_array_elements_text($2::json)) "
-                                "ORDER BY version LIMIT $3",
-                                after, core::EncodeStringList(*scopes), n);
+                                "WHERE version > $1 AND version < $2 AND scope IN "
+                                "(SELECT json_array_elements_text($3::json)) ORDER BY version LIMIT $4",
+                                after, horizon, core::EncodeStringList(*scopes), n);
     for (const auto& row : r) {
       ChangeRow c;
       c.table = row[0].as<std::string>();
@@ -236,7 +248,9 @@ class PgStore final : public Store {
               protocol::PushResponse* response) override {
     Status s = RunTransaction("push", [&](pqxx::connection& c) {
       pqxx::work txn(c);
-      PgPushTxn primitives(&txn);
+      PgPushTxn primitives(&txn, [this](const std::string& xid, int64_t count, int64_t* first) {
+        return Reserve(xid, count, first);
+      });
       OUTPOST_RETURN_IF_ERROR(core::RunPush(schema_, options_, who, request, now_ms, &primitives, response));
       txn.commit();
       return Status::OK();
@@ -267,6 +281,8 @@ class PgStore final : public Store {
           "UPDATE outpost_meta SET value = greatest(value, (SELECT coalesce(max(version), 0) FROM pruned)) "
           "WHERE name = 'pruned_version'",
           before);
+      // In-flight entries of pushes that aborted after reserving (pulls already ignore them).
+      txn.exec("DELETE FROM outpost_inflight WHERE coalesce(pg_xact_status(xid), 'aborted') = 'aborted'");
       txn.commit();
       return Status::OK();
     });
@@ -290,6 +306,38 @@ class PgStore final : public Store {
   }
 
  private:
+  // Takes `count` versions from the counter and records them as in flight for push transaction `xid`, in one
+  // statement committed at once on a connection of its own: the counter's row lock is held only for that
+  // statement, and the entry is visible to pulls before any row with these versions can be.
+  Status Reserve(const std::string& xid, int64_t count, int64_t* first) {
+    std::lock_guard<std::mutex> lock(reserve_mu_);
+    try {
+      if (reserver_ == nullptr) reserver_ = Connect();
+      pqxx::nontransaction tx(*reserver_);
+      *first = tx.exec_params1(
+                     "WITH v AS (UPDATE outpost_meta SET value = value + $1 WHERE name = 'version' RETURNING value) "
+                     "INSERT INTO outpost_inflight(xid, first_version) SELECT $2::xid8, value - $1 + 1 FROM v "
+                     "RETURNING first_version",
+                     count, xid)[0]
+                   .as<int64_t>();
+      return Status::OK();
+    } catch (const std::exception& e) {
+      reserver_.reset();  // a fresh connection next time; this push fails and rolls back
+      return Unavailable("push (reserving versions)", e.what());
+    }
+  }
+
+  // A new connection. A push waits at most busy_timeout_ms for a row or the version counter another
+  // process holds: a process stuck holding one then costs other pushers an UNAVAILABLE (retried by
+  // clients), not a hung request.
+  std::unique_ptr<pqxx::connection> Connect() {
+    auto conn = std::make_unique<pqxx::connection>(conninfo_);
+    pqxx::nontransaction setup(*conn);
+    setup.exec("SET lock_timeout = " + std::to_string(std::max(1, options_.busy_timeout_ms)));
+    setup.commit();
+    return conn;
+  }
+
   // Runs `body` on a pooled connection and turns libpqxx exceptions into Statuses (none leave the store).
   // Transient failures are retried up to options_.max_retries times; a broken connection is replaced.
   template <typename Body>
@@ -358,12 +406,7 @@ class PgStore final : public Store {
     ++open_;
     lock.unlock();
     try {
-      *out = std::make_unique<pqxx::connection>(conninfo_);
-      // A push waits at most busy_timeout_ms for a row or the version counter another process holds: a
-      // process stuck holding one then costs other pushers an UNAVAILABLE (retried by clients), not a hang.
-      pqxx::nontransaction setup(**out);
-      setup.exec("SET lock_timeout = " + std::to_string(std::max(1, options_.busy_timeout_ms)));
-      setup.commit();
+      *out = Connect();
       return Status::OK();
     } catch (const std::exception& e) {
       Discard();
@@ -391,6 +434,8 @@ class PgStore final : public Store {
   std::condition_variable cv_;
   std::vector<std::unique_ptr<pqxx::connection>> idle_;
   int open_ = 0;
+  std::mutex reserve_mu_;  // one reservation at a time on reserver_
+  std::unique_ptr<pqxx::connection> reserver_;
 };
 
 }  // namespace
