@@ -1,21 +1,38 @@
 // The shared Store: PostgreSQL through libpqxx 6.4, so several outpost-server processes can serve one
 // database. It moves the generic rows of store_core.h in and out; every decision is made in store.cc.
 //
-// Versions and concurrent pushers. A pull must never skip a version that commits later. With a plain
+// Versions and concurrent pushers. A pull must never skip a version that commits later: with a plain
 // sequence, push A could take version 10, push B version 11, B commit first, a pull return 11 and move its
-// cursor past 10, and A then commit 10 behind every cursor. So every push transaction takes one
-// transaction-scoped advisory lock (pg_advisory_xact_lock) before it reads anything, and holds it to its
-// commit. The version counter is a row (outpost_meta 'version') updated under that lock, so versions are
-// assigned and committed strictly in order: PostgreSQL marks a transaction committed before it releases its
-// locks, so the next pusher starts after the previous one is visible, and any snapshot that sees version v
-// sees every version below it. A rolled-back batch gives its versions back (the counter row rolls back).
-// The cost is that pushes are serialized across all processes; a push holds the lock only for a few
-// statements (ops, rows, one bulk write of each kind), and pulls never take it. The alternative, serving
-// pulls only below the oldest in-flight version, needs a table of in-flight transactions and their cleanup
-// after crashes; one lock is simpler to get right. Because writers are serialized, pushes cannot deadlock
-// with each other; serialization failures, deadlocks and lost connections are still retried
-// (StoreOptions::max_retries): a batch is idempotent by its op ids, so even a commit whose outcome is unknown
-// (in_doubt_error) may be replayed.
+// cursor past 10, and A then commit 10 behind every cursor. Pushes do not wait for each other to avoid that
+// (an earlier design held one advisory lock from a push's first read to its commit, which serialized every
+// push of every process); instead pulls stop below the oldest push still in flight:
+//  - A push reads and locks the rows it merges (SELECT ... FOR UPDATE, in key order), merges the batch with
+//    provisional versions (store_core.h), and only then reserves its versions: on a separate connection, one
+//    autocommitted statement advances the counter row (outpost_meta 'version') and inserts (its transaction
+//    id, its first version) into outpost_inflight. The counter's row lock is held for that statement only.
+//    Its writes then go out in one statement that also deletes its outpost_inflight entry, and it commits:
+//    the entry disappears exactly when the rows appear.
+//  - A pull reads in one REPEATABLE READ snapshot and serves only versions below the horizon: the smallest
+//    first version of an outpost_inflight entry it sees whose transaction did not abort (pg_xact_status
+//    'in progress', or 'committed' after the snapshot was taken). Reservations commit in counter order, so a
+//    reservation the snapshot does not see has versions above everything the snapshot sees; one it sees
+//    belongs to a push that committed before the snapshot (entry gone), aborted (its versions never appear)
+//    or is in flight (the horizon holds the cursor below it). The cursor therefore never passes a version
+//    that can still commit.
+//  - Concurrent pushes to the same rows: the FOR UPDATE read waits for the other push and then sees its
+//    committed row (READ COMMITTED re-reads it), so merges never lose an update. A row that did not exist is
+//    written with a plain INSERT: if another push created it meanwhile, the unique violation retries the
+//    batch, which then merges into that row. The same holds for an op id logged meanwhile (a replay).
+//  - Deadlocks: row locks are taken in key order before anything else; the reservation waits only for
+//    another reservation's one statement. A deadlock PostgreSQL still detects (two pushes creating the same
+//    new rows in another order) is retried like serialization failures, unique violations and lost
+//    connections (StoreOptions::max_retries): a batch is idempotent by its op ids, so even a commit whose
+//    outcome is unknown (in_doubt_error) may be replayed.
+//  - A push that fails after reserving burns its versions (a gap pulls never notice) and leaves an entry of
+//    an aborted transaction, which pulls ignore and PruneTombstones deletes. A crashed server's entries are
+//    the same: nothing needs cleaning for pulls to move on.
+//  - Needs PostgreSQL 13 or later (xid8, pg_current_xact_id, pg_xact_status). Every process on a database
+//    must run this design: an older server's pulls do not know the horizon.
 //
 // Statements are fixed SQL with parameters ($1...). Table and column names from requests are values in the
 // generic rows, never identifiers, so nothing from a request is ever quoted into SQL. Batches travel as one

@@ -88,7 +88,10 @@ class PushTxn {
 };
 
 // Versions handed to the merge before ReserveVersions: above every real version (protocol versions are
-// safe integers, < 2^53), so a batch's own changes are told apart and renumbered.
+// safe integers, < 2^53), so a batch's own changes are told apart and renumbered. The merge decides nothing
+// by the new version's value, only by stored ones against an op's base_version; a later op of the same
+// batch sees an earlier one's columns at a provisional version, above any base_version, i.e. as a change it
+// cannot have seen, which is what the real (not yet committed) version would say for any honest client.
 inline constexpr int64_t kProvisional = int64_t{1} << 60;
 
 Status RunPush(const Schema& schema, const StoreOptions& options, const Principal& who,
