@@ -146,9 +146,9 @@ class PgPushTxn final : public core::PushTxn {
   }
 
   // Everything in one statement, with the removal of this transaction's in-flight entry (which becomes
-  // visible exactly when the rows do). Rows LoadRows did not find
-  // are INSERTed without ON CONFLICT: if another push created the row meanwhile, the unique violation
-  // retries the batch, which then loads and merges that row instead of overwriting it.
+  // visible exactly when the rows do). Rows LoadRows did not find are INSERTed without ON CONFLICT: if
+  // another push created the row meanwhile, the unique violation retries the batch, which then loads and
+  // merges that row instead of overwriting it.
   Status Write(const PushWrites& w) override {
     std::vector<std::vector<std::string>> fresh, stored, ops, custom;
     for (const StoredRow& r : w.rows) {
