@@ -43,8 +43,8 @@
 #include <functional>
 #include <limits>
 #include <mutex>
-#include <set>
 #include <pqxx/pqxx>
+#include <set>
 
 #include "protocol_json.h"
 #include "store_core.h"
@@ -155,10 +155,9 @@ class PgPushTxn final : public core::PushTxn {
     std::vector<std::vector<std::string>> fresh, stored, ops, custom;
     for (const StoredRow& r : w.rows) {
       (loaded_.count({r.table, r.key_json}) ? stored : fresh)
-          .push_back({r.table, r.key_json, r.scope, std::to_string(r.state.version),
-                      r.state.deleted ? "true" : "false", core::EncodeHlc(r.state.delete_hlc),
-                      core::EncodeHlc(r.state.live_hlc), core::EncodeColumns(r.state.columns),
-                      std::to_string(r.changed_ms)});
+          .push_back({r.table, r.key_json, r.scope, std::to_string(r.state.version), r.state.deleted ? "true" : "false",
+                      core::EncodeHlc(r.state.delete_hlc), core::EncodeHlc(r.state.live_hlc),
+                      core::EncodeColumns(r.state.columns), std::to_string(r.changed_ms)});
     }
     for (const core::OpLogEntry& e : w.ops) {
       ops.push_back({e.id, e.client_id, e.user, e.outcome_json, std::to_string(e.created_ms)});
@@ -267,9 +266,8 @@ class PgStore final : public Store {
               protocol::PushResponse* response) override {
     Status s = RunTransaction("push", [&](pqxx::connection& c) {
       pqxx::work txn(c);
-      PgPushTxn primitives(&txn, [this](const std::string& xid, int64_t count, int64_t* first) {
-        return Reserve(xid, count, first);
-      });
+      PgPushTxn primitives(
+          &txn, [this](const std::string& xid, int64_t count, int64_t* first) { return Reserve(xid, count, first); });
       OUTPOST_RETURN_IF_ERROR(core::RunPush(schema_, options_, who, request, now_ms, &primitives, response));
       txn.commit();
       return Status::OK();

@@ -7,8 +7,9 @@
 //    transactions on power loss, and those operations would then exist nowhere. FULL costs one fsync of the
 //    WAL per push batch (not per operation: a batch is one transaction).
 //  - Pushes take BEGIN IMMEDIATE: the write lock is held from the first read, so the version counter read
-//    when the batch reserves its versions is still the highest when it commits, and versions commit in order (also across
-//    processes sharing the file). busy_timeout makes a second writer wait instead of failing at once.
+//    when the batch reserves its versions is still the highest when it commits, and versions commit in
+//    order (also across processes sharing the file). busy_timeout makes a second writer wait instead of
+//    failing at once.
 //  - One connection behind a mutex: the HTTP server may call from several threads, and SQLite serializes
 //    writers anyway. Pulls wait for a running push; they are short (one indexed range scan).
 #include <sqlite3.h>

@@ -5,12 +5,13 @@
 //
 // Invariants:
 //  - The rows LoadRows returns stay as loaded until the push commits (SQLite: BEGIN IMMEDIATE holds the
-//    write lock from the first read; PostgreSQL: SELECT ... FOR UPDATE), so the merge works on the latest state.
+//    write lock from the first read; PostgreSQL: SELECT ... FOR UPDATE), so the merge works on the latest
+//    state.
 //  - Versions are assigned last: RunPush merges the whole batch with provisional versions (kProvisional and
-//    up), then calls ReserveVersions once, which serializes the batch against every other pusher until its
-//    commit, and rewrites the provisional versions into the reserved ones before anything is encoded or
-//    written. Reserved versions therefore commit in increasing order, and the serialized part of a push is
-//    only the reservation and the writes (PostgreSQL: the version counter's row lock).
+//    up), then calls ReserveVersions once and rewrites the provisional versions into the reserved ones before
+//    anything is encoded or written. The backend guarantees that no pull passes a reserved version before
+//    the batch commits or fails (SQLite: BEGIN IMMEDIATE serializes whole pushes; PostgreSQL: pulls stop
+//    below the oldest push in flight, see pg_store.cc), so pushes need not hold a lock while they merge.
 //  - Stored rows are generic: (table, canonical key JSON, scope, version, deleted, delete_hlc, live_hlc,
 //    columns JSON with value/hlc/version per column). Table and column names from requests are values in
 //    these rows, never SQL identifiers.
@@ -20,7 +21,6 @@
 
 #include <cstdint>
 #include <map>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -80,9 +80,8 @@ class PushTxn {
   virtual Status FindOps(const std::vector<std::string>& ids, std::map<std::string, LoggedOp>* out) = 0;
   // The stored rows for these refs (absent: never seen).
   virtual Status LoadRows(const std::vector<RowRef>& refs, std::map<RowRef, StoredRow>* out) = 0;
-  // Takes the write serialization if not held yet (held to commit), advances the version counter by `count`
-  // (>= 1) and returns the first of the `count` versions in *first. Called at most once per push, after every
-  // read; a backend must not wait for another transaction's locks after it (see pg_store.cc).
+  // Advances the version counter by `count` (>= 1) and returns the first of the `count` versions in *first.
+  // Called at most once per push, after every read. A push that fails afterwards may leave a gap.
   virtual Status ReserveVersions(int64_t count, int64_t* first) = 0;
   virtual Status Write(const PushWrites& writes) = 0;
 };
