@@ -6,9 +6,10 @@
 //    the commit must survive power loss before the answer leaves. With WAL, NORMAL may lose the last
 //    transactions on power loss, and those operations would then exist nowhere. FULL costs one fsync of the
 //    WAL per push batch (not per operation: a batch is one transaction).
-//  - Pushes take BEGIN IMMEDIATE: the write lock is held from the first read, so the version counter read at
-//    the start is still the highest when the batch commits, and versions commit in order (also across
-//    processes sharing the file). busy_timeout makes a second writer wait instead of failing at once.
+//  - Pushes take BEGIN IMMEDIATE: the write lock is held from the first read, so the version counter read
+//    when the batch reserves its versions is still the highest when it commits, and versions commit in
+//    order (also across processes sharing the file). busy_timeout makes a second writer wait instead of
+//    failing at once.
 //  - One connection behind a mutex: the HTTP server may call from several threads, and SQLite serializes
 //    writers anyway. Pulls wait for a running push; they are short (one indexed range scan).
 #include <sqlite3.h>
@@ -228,7 +229,16 @@ class SqliteStore final : public Store, private core::PushTxn, private core::Pul
     return Status::OK();
   }
 
-  Status CurrentVersion(int64_t* out) override { return Meta("version", out); }
+  // BEGIN IMMEDIATE already serializes the whole push: the counter read here is the highest committed.
+  Status ReserveVersions(int64_t count, int64_t* first) override {
+    int64_t current = 0;
+    OUTPOST_RETURN_IF_ERROR(Meta("version", &current));
+    Stmt q = Prepare("UPDATE outpost_meta SET value = ? WHERE name = 'version'");
+    OUTPOST_RETURN_IF_ERROR(Check());
+    OUTPOST_RETURN_IF_ERROR(q.Bind(1, current + count).Step());
+    *first = current + 1;
+    return Status::OK();
+  }
 
   Status Write(const PushWrites& w) override {
     for (const StoredRow& r : w.rows) {
@@ -258,11 +268,6 @@ class SqliteStore final : public Store, private core::PushTxn, private core::Pul
       OUTPOST_RETURN_IF_ERROR(Check());
       q.Bind(1, c.id).Bind(2, c.kind).Bind(3, c.entity).Bind(4, c.target).Bind(5, c.payload);
       OUTPOST_RETURN_IF_ERROR(q.Bind(6, c.client_id).Bind(7, c.user).Bind(8, c.version).Bind(9, c.created_ms).Step());
-    }
-    if (w.last_version) {
-      Stmt q = Prepare("UPDATE outpost_meta SET value = ? WHERE name = 'version'");
-      OUTPOST_RETURN_IF_ERROR(Check());
-      OUTPOST_RETURN_IF_ERROR(q.Bind(1, *w.last_version).Step());
     }
     return Status::OK();
   }

@@ -246,11 +246,10 @@ Status RunPush(const Schema& schema, const StoreOptions& options, const Principa
   OUTPOST_RETURN_IF_ERROR(txn->FindOps(ids, &logged));
   std::map<RowRef, StoredRow> rows;
   OUTPOST_RETURN_IF_ERROR(txn->LoadRows(refs, &rows));
-  int64_t current = 0;
-  OUTPOST_RETURN_IF_ERROR(txn->CurrentVersion(&current));
-  int64_t next_version = current + 1;
+  int64_t next_version = kProvisional;
 
   PushWrites writes;
+  std::vector<size_t> logged_results;  // index in response->results of each writes.ops entry
   BatchApplier applier(schema, options, who, now_ms, &rows, &next_version);
   for (const Operation& op : request.ops) {
     protocol::OpResult r;
@@ -269,14 +268,33 @@ Status RunPush(const Schema& schema, const StoreOptions& options, const Principa
       continue;
     }
     r.outcome = applier.Apply(op, &writes);
-    writes.ops.push_back({op.id, request.client_id, who.user, EncodeOutcome(r.outcome), now_ms});
+    writes.ops.push_back({op.id, request.client_id, who.user, "", now_ms});
+    logged_results.push_back(response->results.size());
     logged[op.id] = {who.user, r.outcome};  // a repeated id later in the same batch is a duplicate
     response->results.push_back(std::move(r));
   }
+  if (writes.ops.empty()) return Status::OK();
+
+  // Now that nothing is left to read, reserve the batch's versions and renumber the provisional ones.
+  if (const int64_t count = next_version - kProvisional; count > 0) {
+    int64_t first = 0;
+    OUTPOST_RETURN_IF_ERROR(txn->ReserveVersions(count, &first));
+    auto real = [first](int64_t& v) {
+      if (v >= kProvisional) v = first + (v - kProvisional);
+    };
+    for (const RowRef& ref : applier.changed()) {
+      StoredRow& row = rows.at(ref);
+      real(row.state.version);
+      for (auto& [name, column] : row.state.columns) real(column.version);
+    }
+    for (CustomOpEntry& c : writes.custom) real(c.version);
+    for (protocol::OpResult& r : response->results) real(r.outcome.version);
+  }
+  for (size_t i = 0; i < writes.ops.size(); ++i) {
+    writes.ops[i].outcome_json = EncodeOutcome(response->results[logged_results[i]].outcome);
+  }
   for (CustomOpEntry& c : writes.custom) c.client_id = request.client_id;
   for (const RowRef& ref : applier.changed()) writes.rows.push_back(rows.at(ref));
-  if (next_version - 1 > current) writes.last_version = next_version - 1;
-  if (writes.ops.empty()) return Status::OK();
   return txn->Write(writes);
 }
 

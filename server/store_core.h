@@ -4,9 +4,14 @@
 // cannot decide differently about the same batch.
 //
 // Invariants:
-//  - RunPush reads through PushTxn only after the backend holds the write serialization (SQLite: BEGIN
-//    IMMEDIATE; PostgreSQL: the push advisory lock), so CurrentVersion() is the highest committed version
-//    and the versions it hands out commit in increasing order.
+//  - The rows LoadRows returns stay as loaded until the push commits (SQLite: BEGIN IMMEDIATE holds the
+//    write lock from the first read; PostgreSQL: SELECT ... FOR UPDATE), so the merge works on the latest
+//    state.
+//  - Versions are assigned last: RunPush merges the whole batch with provisional versions (kProvisional and
+//    up), then calls ReserveVersions once and rewrites the provisional versions into the reserved ones before
+//    anything is encoded or written. The backend guarantees that no pull passes a reserved version before
+//    the batch commits or fails (SQLite: BEGIN IMMEDIATE serializes whole pushes; PostgreSQL: pulls stop
+//    below the oldest push in flight, see pg_store.cc), so pushes need not hold a lock while they merge.
 //  - Stored rows are generic: (table, canonical key JSON, scope, version, deleted, delete_hlc, live_hlc,
 //    columns JSON with value/hlc/version per column). Table and column names from requests are values in
 //    these rows, never SQL identifiers.
@@ -16,7 +21,6 @@
 
 #include <cstdint>
 #include <map>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -66,7 +70,6 @@ struct PushWrites {
   std::vector<StoredRow> rows;  // the final state of every row the batch changed
   std::vector<OpLogEntry> ops;  // every op seen for the first time (applied, conflict and rejected)
   std::vector<CustomOpEntry> custom;
-  std::optional<int64_t> last_version;  // new value of the version counter, if the batch assigned any
 };
 
 // Storage primitives a backend provides inside its push transaction.
@@ -77,9 +80,18 @@ class PushTxn {
   virtual Status FindOps(const std::vector<std::string>& ids, std::map<std::string, LoggedOp>* out) = 0;
   // The stored rows for these refs (absent: never seen).
   virtual Status LoadRows(const std::vector<RowRef>& refs, std::map<RowRef, StoredRow>* out) = 0;
-  virtual Status CurrentVersion(int64_t* out) = 0;
+  // Advances the version counter by `count` (>= 1) and returns the first of the `count` versions in *first.
+  // Called at most once per push, after every read. A push that fails afterwards may leave a gap.
+  virtual Status ReserveVersions(int64_t count, int64_t* first) = 0;
   virtual Status Write(const PushWrites& writes) = 0;
 };
+
+// Versions handed to the merge before ReserveVersions: above every real version (protocol versions are
+// safe integers, < 2^53), so a batch's own changes are told apart and renumbered. The merge decides nothing
+// by the new version's value, only by stored ones against an op's base_version; a later op of the same
+// batch sees an earlier one's columns at a provisional version, above any base_version, i.e. as a change it
+// cannot have seen, which is what the real (not yet committed) version would say for any honest client.
+inline constexpr int64_t kProvisional = int64_t{1} << 60;
 
 Status RunPush(const Schema& schema, const StoreOptions& options, const Principal& who,
                const protocol::PushRequest& request, int64_t now_ms, PushTxn* txn, protocol::PushResponse* response);
