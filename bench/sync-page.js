@@ -25,6 +25,7 @@ async function drain({ n, url, token, batchSize, name }) {
   await setup.close();
   const db = await open(name, {
     sync: { url, token, batchSize, paused: true, pullIntervalMs: 0, tables: { notes: { primaryKey: 'id' } } },
+    testHooks: true, // the sync loop's time split (syncProfile)
   });
   try {
     for (let i = 0; i < n; i += 500) {
@@ -48,7 +49,21 @@ async function drain({ n, url, token, batchSize, name }) {
     await done;
     const ms = performance.now() - t0;
     const stats = await db.outbox.stats();
-    return { n, ms: Math.round(ms), opsPerSec: Math.round((n / ms) * 1000), queued, after: stats };
+    const p = await db.debug('syncProfile');
+    const per = (x) => Math.round((x / Math.max(1, p.pushes)) * 100) / 100;
+    // Per push request, in ms: the engine's Next (claim + encode, and the commit), the request, OnResult
+    // (decode + ack + commit), event draining, waits for the request chain, and what is left (timers,
+    // promise hops, the worker's message handling).
+    const profile = {
+      pushes: p.pushes,
+      next: per(p.nextMs),
+      fetch: per(p.fetchMs),
+      result: per(p.resultMs),
+      events: per(p.eventsMs),
+      queued: per(p.queuedMs),
+      other: per(ms - p.nextMs - p.fetchMs - p.resultMs - p.eventsMs - p.queuedMs),
+    };
+    return { n, ms: Math.round(ms), opsPerSec: Math.round((n / ms) * 1000), queued, after: stats, perPushMs: profile };
   } finally {
     await db.close();
     await removeOpfsEntry(`.outpost/${name}`);

@@ -36,6 +36,10 @@ export class SyncLoop {
     this.stopped = false;
     this.controller = null;
     this.roundWaiters = [];
+    // Where the time of the requests goes (bench/sync.mjs reads it through the `syncProfile` test hook):
+    // queued = waiting for the request chain, engine = inside engine calls, events = draining events,
+    // fetch = the request, from its start to the whole answer read.
+    this.profile = { pushes: 0, queuedMs: 0, nextMs: 0, resultMs: 0, eventsMs: 0, fetchMs: 0 };
     this.onOnline = () => this.hint(true);
     this.onOffline = () => this.hint(false);
     globalThis.addEventListener?.('online', this.onOnline);
@@ -83,12 +87,21 @@ export class SyncLoop {
     this.settleRound();
   }
 
-  call(fn) {
+  call(fn, phase) {
+    const queued = performance.now();
     return this.runEngine(() => {
+      const t0 = performance.now();
       try {
         return fn(this.engine);
       } finally {
+        const t1 = performance.now();
         this.afterEngine();
+        if (phase) {
+          const p = this.profile;
+          p.queuedMs += t0 - queued;
+          p[phase] += t1 - t0;
+          p.eventsMs += performance.now() - t1;
+        }
       }
     });
   }
@@ -99,12 +112,17 @@ export class SyncLoop {
     try {
       for (;;) {
         this.again = false;
-        const action = await this.call((e) => e.syncNext(Date.now()));
+        const action = await this.call((e) => e.syncNext(Date.now()), 'nextMs');
         if (this.stopped) return;
         if (action.kind === 'push' || action.kind === 'pull' || action.kind === 'heartbeat') {
+          const t0 = performance.now();
           const result = await this.request(action);
+          if (action.kind === 'push') {
+            this.profile.pushes += 1;
+            this.profile.fetchMs += performance.now() - t0;
+          }
           if (this.stopped) return;
-          await this.call((e) => e.syncOnResult(action.requestId, result, Date.now()));
+          await this.call((e) => e.syncOnResult(action.requestId, result, Date.now()), 'resultMs');
           continue;
         }
         if (this.again) continue; // a hint arrived while we were deciding: ask again
