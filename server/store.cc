@@ -411,6 +411,10 @@ Status DecodeHlc(const std::string& text, HlcTimestamp* ts) { return Hlc::Decode
 // own encoding of an outcome, so a replay answers byte for byte what the first delivery did. Decoding puts
 // a placeholder id back to reuse the protocol decoder's checks.
 std::string EncodeOutcome(const protocol::OpOutcome& outcome) {
+  // Every op of a batch is logged: the common outcome is written directly (the same bytes).
+  if (outcome.status == OpStatus::kApplied) {
+    return "{\"status\":\"applied\",\"version\":" + std::to_string(outcome.version) + "}";
+  }
   protocol::PushResponse r;
   r.results.push_back({kPlaceholderId, false, outcome});
   Json j;

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -38,6 +40,9 @@ void ExpectRoundTrip(const T& message) {
   ASSERT_TRUE(s.ok()) << s.ToString() << "\n" << wire;
   EXPECT_TRUE(decoded == message) << wire;
   EXPECT_EQ(Encode(decoded), wire);
+  // The encoders write push bodies and answers directly, not through a tree: the bytes must still be the
+  // tree's canonical dump (compact, keys sorted), as every other message is.
+  EXPECT_EQ(nlohmann::json::parse(wire).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), wire);
 }
 
 Operation Upsert() {

@@ -114,6 +114,43 @@ TEST_F(SyncEngineTest, InsertUpdateDeleteAreCapturedInTheSameTransaction) {
   EXPECT_EQ(client.List().size(), 1u);
 }
 
+// Claims read keys and columns back from their stored text through a fast path for plain values; every
+// other value (reals, big integers, blobs, escaped and non-ASCII text) must come back exactly as well.
+TEST(SyncEngineValues, StoredKeysAndColumnsReadBackExactly) {
+  SyncConfig cfg;
+  ASSERT_TRUE(SyncConfig::FromJson(R"({"url": "https://sync.example", "token": "t",
+    "tables": {"vals": {"primaryKey": ["k", "n"]}}})", &cfg).ok());
+  SyncClient c(cfg, "CREATE TABLE vals(k, n, a, b, PRIMARY KEY(k, n));");  // no affinity: values stay as given
+  FakeServer srv = Server(cfg);
+  const std::vector<Value> values = {
+      Value{std::monostate{}}, Value{int64_t{0}}, Value{int64_t{-42}}, Value{int64_t{9007199254740991}},
+      Value{int64_t{-9007199254740991}}, Value{int64_t{1} << 60}, Value{1.5}, Value{-0.25},
+      Value{std::string("")}, Value{std::string("plain text 12")}, Value{std::string("q\"uo\\te\n\tnl")},
+      Value{std::string("h\xc3\xa9llo \xe2\x82\xac")}, Value{std::string("01")}, Value{std::string("null")},
+      Value{Blob{{0x00, 0xff, 0x22}}}, Value{std::string("a\0b", 3)}};
+  const std::vector<Value> keys = {Value{std::string("k1")}, Value{std::string("k \"2\"")},
+                                   Value{int64_t{-7}}, Value{std::string("k\xc3\xa9")}, Value{Blob{{1, 2}}},
+                                   Value{2.5}, Value{int64_t{1} << 62}};
+  auto key = [&](size_t i) { return protocol::Key{{"k", keys[i % keys.size()]}, {"n", Value{int64_t(i)}}}; };
+  for (size_t i = 0; i < values.size(); ++i)
+    c.ExecOk("INSERT INTO vals(k, n, a, b) VALUES (?, ?, ?, ?)",
+             P({keys[i % keys.size()], Value{int64_t(i)}, values[i], values[(i + 1) % values.size()]}));
+  auto ops = c.List();
+  ASSERT_EQ(ops.size(), values.size());
+  for (size_t i = 0; i < values.size(); ++i) {
+    EXPECT_EQ(ops[i].op.key, key(i)) << i;
+    EXPECT_EQ(ops[i].op.columns.at("a").value, values[i]) << i;
+    EXPECT_EQ(ops[i].op.columns.at("b").value, values[(i + 1) % values.size()]) << i;
+  }
+  c.SyncAll(srv);
+  EXPECT_EQ(c.engine->GetStatus().pending, 0);
+  for (size_t i = 0; i < values.size(); ++i) {
+    const auto* row = srv.Find("vals", key(i));
+    ASSERT_NE(row, nullptr) << i;
+    EXPECT_EQ(row->state.columns.at("a").value, values[i]) << i;
+  }
+}
+
 TEST_F(SyncEngineTest, UpdateCapturesOnlyChangedColumnsAndCounterDeltas) {
   client.ExecOk("INSERT INTO items VALUES ('a', 'Pump', 5)");
   SettleReads();
@@ -420,6 +457,47 @@ TEST_F(SyncEngineTest, A422FailsPermanentlyWithTheServersReason) {
   EXPECT_EQ(client.engine->Retry(failed[0].op.id, client.now).code(), "NOT_FOUND");
   ASSERT_TRUE(client.engine->Discard(failed[0].op.id, client.now).ok());
   EXPECT_TRUE(client.List().empty());
+}
+
+// GetStatus() keeps its counts between engine calls and adjusts them after an answer: after every step they
+// must equal a fresh count of the outbox.
+TEST_F(SyncEngineTest, StatusCountsMatchTheOutboxAfterEveryStep) {
+  auto expect_fresh = [&](const char* when) {
+    SyncStatus st = client.engine->GetStatus();
+    EXPECT_EQ(st.pending, client.Int("SELECT count(*) FROM _outpost_outbox WHERE state IN (0, 1)")) << when;
+    EXPECT_EQ(st.failed, client.Int("SELECT count(*) FROM _outpost_outbox WHERE state = 3")) << when;
+  };
+  expect_fresh("empty");
+  for (int i = 0; i < 6; ++i)
+    client.ExecOk("INSERT INTO items VALUES (?, 'x', 1)", P({Value{std::string("i") + std::to_string(i)}}));
+  client.ExecOk("INSERT INTO docs VALUES ('d1', 'mine', 't')");
+  server.reject[client.List()[1].op.id] = {"FORBIDDEN", "Not yours."};
+  expect_fresh("captured");
+  client.ExecOk("BEGIN");
+  client.ExecOk("INSERT INTO items VALUES ('rolled', 'back', 1)");
+  expect_fresh("inside a transaction");
+  client.ExecOk("ROLLBACK");
+  expect_fresh("rolled back");
+  EXPECT_FALSE(client.Exec("INSERT INTO items VALUES ('j1', 'y', 1), ('i0', 'dup', 1)").ok());  // statement undone
+  expect_fresh("failed statement");
+  SettleReads();
+  Action push = NextPush();
+  expect_fresh("claimed");
+  client.ExecOk("UPDATE items SET title = 'later' WHERE id = 'i2'");  // a new op behind an inflight one
+  expect_fresh("captured while in flight");
+  ASSERT_TRUE(client.Serve(push, server).ok());
+  expect_fresh("answered (applied and rejected)");
+  push = NextPush();
+  ASSERT_TRUE(client.Serve(push, server, Fault::kServerError).ok());
+  expect_fresh("requeued");
+  client.now += 120'000;
+  client.SyncAll(server);
+  expect_fresh("drained");
+  EXPECT_EQ(client.engine->GetStatus().failed, 1);
+  ASSERT_TRUE(client.engine->Retry(client.List(OpState::kFailed)[0].op.id, client.now).ok());
+  expect_fresh("retried");
+  ASSERT_TRUE(client.engine->Discard(client.List(OpState::kPending)[0].op.id, client.now).ok());
+  expect_fresh("discarded");
 }
 
 TEST_F(SyncEngineTest, RejectedOpFailsAndBlocksLaterOpsOnItsEntityOnly) {

@@ -382,6 +382,59 @@ Json ColumnsToJson(const Columns& columns) {
   return j;
 }
 
+void AppendString(std::string* out, std::string_view s) {
+  for (unsigned char c : s) {
+    if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') {
+      out->append(Dump(Json(std::string(s))));  // escapes and UTF-8 handling as Dump
+      return;
+    }
+  }
+  out->push_back('"');
+  out->append(s);
+  out->push_back('"');
+}
+
+void AppendValue(std::string* out, const Value& v) {
+  if (const int64_t* i = std::get_if<int64_t>(&v); i && *i >= -kMaxSafeInteger && *i <= kMaxSafeInteger) {
+    out->append(std::to_string(*i));
+  } else if (const std::string* text = std::get_if<std::string>(&v)) {
+    AppendString(out, *text);
+  } else if (v.index() == 0) {
+    out->append("null");
+  } else {
+    out->append(Dump(ValueToJson(v)));
+  }
+}
+
+void AppendKey(std::string* out, const Key& key) {
+  out->push_back('{');
+  bool first = true;
+  for (const auto& [name, value] : key) {
+    if (!first) out->push_back(',');
+    first = false;
+    AppendString(out, name);
+    out->push_back(':');
+    AppendValue(out, value);
+  }
+  out->push_back('}');
+}
+
+void AppendColumns(std::string* out, const Columns& columns) {
+  out->push_back('{');
+  bool first = true;
+  for (const auto& [name, cv] : columns) {
+    if (!first) out->push_back(',');
+    first = false;
+    AppendString(out, name);
+    out->append(":{\"hlc\":\"");
+    out->append(Hlc::Encode(cv.hlc));
+    out->append("\",\"value\":");
+    AppendValue(out, cv.value);
+    out->push_back('}');
+  }
+  out->push_back('}');
+}
+
 std::string Base64Encode(const std::vector<uint8_t>& bytes) {
   std::string out;
   out.reserve((bytes.size() + 2) / 3 * 4);

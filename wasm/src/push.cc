@@ -37,7 +37,7 @@ Status Engine::ClaimBatch(int64_t now_ms, Action* action) {
                                     {"pending", static_cast<int64_t>(GetStatus().pending)}}));
   }
   OUTPOST_RETURN_IF_ERROR(Begin());
-  InFlight req{true, 0, now_ms, {}, {}};
+  InFlight req{true, 0, now_ms, {}, {}, {}};
   for (const auto& row : rows) {
     Stmt q = sql_("UPDATE _outpost_outbox SET state = 1, attempts = attempts + 1, sent = 1, updated_ms = ?2,"
                   " base_version = ?3 WHERE seq = ?1");
@@ -56,6 +56,7 @@ Status Engine::ClaimBatch(int64_t now_ms, Action* action) {
   OUTPOST_RETURN_IF_ERROR(Commit());
   req.id = ++next_request_id_;
   req.push = std::move(push);
+  req.rows = std::move(rows);
   push_ = std::move(req);
   action->kind = Action::kPush;
   action->request_id = push_.id;
@@ -135,7 +136,7 @@ Status Engine::RequeueBatch(int64_t now_ms, std::optional<int64_t> retry_after_m
   if (s.ok()) s = Commit();
   else Rollback();
   if (!s.ok()) events_.resize(mark);
-  counts_valid_ = false;
+  CountsChanged();
   return s;
 }
 
@@ -201,19 +202,28 @@ Status Engine::OnPushResult(const TransportResult& result, int64_t now_ms) {
 }
 
 Status Engine::ApplyPushResponse(const protocol::PushResponse& response, int64_t now_ms) {
-  std::vector<OpRow> rows;
-  OUTPOST_RETURN_IF_ERROR(ReadOps(kInflightOfBatch, {SeqList(push_.seqs)}, push_.seqs.size(), &rows));
-  std::map<int64_t, const OpRow*> by_seq;
-  for (const auto& row : rows) by_seq[row.seq] = &row;
+  // The rows as claimed (nothing but this answer changes an inflight row), those still inflight only.
+  std::set<int64_t> inflight;
+  {
+    Stmt q = sql_(std::string("SELECT seq FROM _outpost_outbox WHERE ") + kInflightOfBatch);
+    q.Bind(1, SeqList(push_.seqs));
+    while (q.Step()) inflight.insert(q.Int(0));
+    OUTPOST_RETURN_IF_ERROR(q.status());
+  }
+  // Every answered op leaves pending (done or failed): known status counts stay known.
+  const bool counted = status_valid_;
+  const int64_t pending = status_pending_, failed = status_failed_;
+  int64_t answered = 0, rejected = 0;
   OUTPOST_RETURN_IF_ERROR(Begin());
   const size_t mark = events_.size();
   applying_ = true;
   std::set<std::string> touched;  // tables whose rows took the server's values (conflicts)
   Status s;
   for (size_t i = 0; i < response.results.size() && s.ok(); ++i) {
-    auto it = by_seq.find(push_.seqs[i]);
-    if (it == by_seq.end()) continue;
-    const OpRow& row = *it->second;
+    if (i >= push_.rows.size() || !inflight.count(push_.rows[i].seq)) continue;
+    const OpRow& row = push_.rows[i];
+    ++answered;
+    rejected += response.results[i].outcome.status == protocol::OpStatus::kRejected;
     const protocol::OpOutcome& outcome = response.results[i].outcome;  // for duplicates: the original's
     switch (outcome.status) {
       case protocol::OpStatus::kApplied:
@@ -240,7 +250,12 @@ Status Engine::ApplyPushResponse(const protocol::PushResponse& response, int64_t
     return requeue.ok() ? s : requeue;
   }
   push_ = {};
-  counts_valid_ = false;
+  CountsChanged();
+  if (counted) {
+    status_pending_ = pending - answered;
+    status_failed_ = failed + rejected;
+    status_valid_ = true;
+  }
   batch_limit_ = std::min(std::max<size_t>(1, config_.batch_size), batch_limit_ * 2);
   pull_requested_ = true;  // a push round succeeded: see what else changed
   if (!touched.empty()) {

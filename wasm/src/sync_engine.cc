@@ -158,12 +158,16 @@ SyncStatus Engine::GetStatus() const {
   s.downloading = pull_.active;
   s.paused = paused_;
   s.last_synced_at_ms = last_synced_at_ms_;
-  Stmt q = sql_("SELECT coalesce(sum(state IN (0, 1)), 0), coalesce(sum(state = 3), 0) FROM _outpost_outbox"
-                " WHERE state <> 2");
-  if (q.Step()) {
-    s.pending = q.Int(0);
-    s.failed = q.Int(1);
+  if (!status_valid_) {
+    Stmt q = sql_("SELECT coalesce(sum(state IN (0, 1)), 0), coalesce(sum(state = 3), 0) FROM _outpost_outbox"
+                  " WHERE state <> 2");
+    if (!q.Step()) return s;
+    status_pending_ = q.Int(0);
+    status_failed_ = q.Int(1);
+    status_valid_ = !db_->InTransaction();  // a count inside the app's transaction may be rolled back
   }
+  s.pending = status_pending_;
+  s.failed = status_failed_;
   return s;
 }
 
@@ -298,7 +302,7 @@ Action Engine::Next(int64_t now_ms) {
     req.cursor = cursor_;
     req.limit = static_cast<int64_t>(std::max<size_t>(1, config_.pull_page_size));
     req.scopes = config_.scopes;
-    pull_ = InFlight{true, ++next_request_id_, now_ms, {}, {}};
+    pull_ = InFlight{true, ++next_request_id_, now_ms, {}, {}, {}};
     pull_requested_ = false;
     action.kind = Action::kPull;
     action.request_id = pull_.id;
@@ -307,7 +311,7 @@ Action Engine::Next(int64_t now_ms) {
     return action;
   }
   if (!paused_ && !heartbeat_.active && !push_.active && !pull_.active && link_->NextProbeAt(now_ms) <= now_ms) {
-    heartbeat_ = InFlight{true, ++next_request_id_, now_ms, {}, {}};
+    heartbeat_ = InFlight{true, ++next_request_id_, now_ms, {}, {}, {}};
     action.kind = Action::kHeartbeat;
     action.request_id = heartbeat_.id;
     return action;
