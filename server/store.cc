@@ -366,13 +366,22 @@ Status DecodeKey(const std::string& text, protocol::Key* key) {
   return protocol::json::GetKey(j, "key", limits, key);
 }
 
+// Written directly (a push rewrites every row it touches): the bytes Dump() writes for the same tree.
 std::string EncodeColumns(const std::map<std::string, merge::ColumnState>& columns) {
-  Json j = Json::object();
+  std::string out = "{";
   for (const auto& [name, col] : columns) {
-    j[name] = Json{
-        {"value", protocol::json::ValueToJson(col.value)}, {"hlc", Hlc::Encode(col.hlc)}, {"version", col.version}};
+    if (out.size() > 1) out.push_back(',');
+    protocol::json::AppendString(&out, name);
+    out.append(":{\"hlc\":");
+    protocol::json::AppendString(&out, Hlc::Encode(col.hlc));
+    out.append(",\"value\":");
+    protocol::json::AppendValue(&out, col.value);
+    out.append(",\"version\":");
+    out.append(std::to_string(col.version));
+    out.push_back('}');
   }
-  return protocol::json::Dump(j);
+  out.push_back('}');
+  return out;
 }
 
 Status DecodeColumns(const std::string& text, std::map<std::string, merge::ColumnState>* columns) {

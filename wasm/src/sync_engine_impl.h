@@ -194,7 +194,14 @@ class Engine final : public SyncEngine {
 
   // Transport state.
   int64_t next_request_id_ = 0;
+  // pushes_: the push requests in flight (config_.max_inflight_pushes at most); push_: the one whose answer
+  // or timeout is being handled (push.cc works on it and leaves it inactive when done with it).
+  std::vector<InFlight> pushes_;
   InFlight push_, pull_, heartbeat_;
+  // Moves the push request `id` from pushes_ into push_; false if none is in flight.
+  bool TakePush(int64_t id);
+  // push_ back into pushes_ if it is still active (its answer could not be handled: it times out later).
+  void KeepPush();
   std::optional<ConnectivityMonitor> link_;  // created at Init (needs the time)
   bool paused_ = false;
   bool token_ = true;
