@@ -815,6 +815,20 @@ TEST_F(SyncPipelineTest, BatchesInFlightShareNoEntityAndMayBeAnsweredInAnyOrder)
             "v2");
 }
 
+TEST_F(SyncPipelineTest, OnlyFullBatchesArePipelined) {
+  client.ExecOk("INSERT INTO items VALUES ('a', 'v1', 1)");
+  Action first = NextPush();  // one op of a batch of two: no backlog
+  client.ExecOk("INSERT INTO items VALUES ('b', 'v1', 1)");
+  Action next = client.Next();
+  EXPECT_NE(next.kind, Action::kPush);  // b waits for the answer (a Retry-After in it would hold b back too)
+  ASSERT_TRUE(client.Serve(first, server, Fault::kRateLimited).ok());
+  next = client.Next();
+  EXPECT_NE(next.kind, Action::kPush);
+  client.now += 600'000;
+  client.SyncAll(server);
+  EXPECT_EQ(client.engine->GetStatus().pending, 0);
+}
+
 TEST_F(SyncPipelineTest, EachBatchFailsRetriesOrTimesOutOnItsOwn) {
   for (const char* id : {"a", "b", "c", "d", "e"})
     client.ExecOk("INSERT INTO items VALUES (?, 'v1', 1)", P({Value{std::string(id)}}));

@@ -372,6 +372,77 @@ Status Engine::MarkAcknowledged(const OpRow& row, int64_t version, const std::se
   return Status::OK();
 }
 
+// MarkAcknowledged for many operations at once, with one statement per table touched instead of several per
+// operation: the rows go in as a JSON array. The operations belong to different entities (a batch holds one
+// per entity), so no two of them write the same row. Ops with counter columns take MarkAcknowledged.
+Status Engine::MarkAcknowledgedAll(const std::vector<std::pair<const OpRow*, int64_t>>& acks) {
+  if (acks.empty()) return Status::OK();
+  std::string done = "[", rows = "[", shadow = "[";
+  for (const auto& [row, version] : acks) {
+    const protocol::Operation& op = row->entry.op;
+    if (done.size() > 1) done.push_back(',');
+    done += "[" + std::to_string(row->seq) + "," + std::to_string(version) + "]";
+    if (!op.is_row_op()) continue;
+    if (rows.size() > 1) rows.push_back(',');
+    rows.push_back('[');
+    pj::AppendString(&rows, op.table);
+    rows.push_back(',');
+    pj::AppendString(&rows, row->key_text);
+    rows.push_back(',');
+    if (op.kind == protocol::kDelete) pj::AppendString(&rows, Hlc::Encode(op.hlc));
+    else rows.append("null");
+    rows.push_back(']');
+    for (const auto& [name, cv] : op.columns) {
+      if (shadow.size() > 1) shadow.push_back(',');
+      shadow.push_back('[');
+      pj::AppendString(&shadow, op.table);
+      shadow.push_back(',');
+      pj::AppendString(&shadow, row->key_text);
+      shadow.push_back(',');
+      pj::AppendString(&shadow, name);
+      shadow.push_back(',');
+      pj::AppendString(&shadow, Hlc::Encode(cv.hlc));
+      shadow += "," + std::to_string(version) + "]";
+    }
+  }
+  done.push_back(']');
+  rows.push_back(']');
+  shadow.push_back(']');
+  {
+    Stmt q = sql_(
+        "UPDATE _outpost_outbox SET state = 2, applied_version = j.value ->> 1, updated_ms = ?2, error_code = NULL,"
+        " error_message = NULL FROM json_each(?1) AS j WHERE seq = j.value ->> 0");
+    OUTPOST_RETURN_IF_ERROR(q.Bind(1, done).Bind(2, now_ms_).Run());
+  }
+  CountsChanged();
+  if (rows.size() > 2) {
+    Stmt q = sql_(
+        "INSERT INTO _outpost_rows(tbl, key, delete_hlc) SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2"
+        " FROM json_each(?1) AS j WHERE true ON CONFLICT(tbl, key) DO UPDATE SET delete_hlc = CASE WHEN"
+        " excluded.delete_hlc IS NULL THEN delete_hlc ELSE max(coalesce(delete_hlc, ''), excluded.delete_hlc) END");
+    OUTPOST_RETURN_IF_ERROR(q.Bind(1, rows).Run());
+  }
+  if (shadow.size() > 2) {
+    Stmt q = sql_(
+        "INSERT INTO _outpost_shadow(tbl, key, col, hlc, own_version) SELECT j.value ->> 0, j.value ->> 1,"
+        " j.value ->> 2, j.value ->> 3, j.value ->> 4 FROM json_each(?1) AS j WHERE true"
+        " ON CONFLICT(tbl, key, col) DO UPDATE SET hlc = max(hlc, excluded.hlc),"
+        " own_version = max(coalesce(own_version, 0), excluded.own_version)");
+    OUTPOST_RETURN_IF_ERROR(q.Bind(1, shadow).Run());
+  }
+  return Status::OK();
+}
+
+bool Engine::AcknowledgesAlone(const OpRow& row) const {
+  const protocol::Operation& op = row.entry.op;
+  if (!op.is_row_op() || op.columns.empty()) return false;
+  const TableInfo* t = FindTable(op.table);
+  if (!t) return false;
+  for (const auto& [name, cv] : op.columns)
+    if (t->policy.ForColumn(name) == merge::Policy::kCounter) return true;
+  return false;
+}
+
 Status Engine::ApplyConflict(const OpRow& row, const protocol::OpOutcome& outcome) {
   const auto& op = row.entry.op;
   const TableInfo* t = op.is_row_op() ? FindTable(op.table) : nullptr;

@@ -20,6 +20,7 @@ Status Engine::ClaimBatch(int64_t now_ms, Action* action) {
       " ORDER BY priority, seq",
       {now_ms}, limit, &rows));
   if (rows.empty()) return Status::OK();
+  const bool full = rows.size() == limit;
   for (auto& row : rows) OUTPOST_RETURN_IF_ERROR(ResolveBaseVersion(&row));
   protocol::PushRequest push;
   push.client_id = client_id_;
@@ -37,7 +38,7 @@ Status Engine::ClaimBatch(int64_t now_ms, Action* action) {
                                     {"pending", static_cast<int64_t>(GetStatus().pending)}}));
   }
   OUTPOST_RETURN_IF_ERROR(Begin());
-  InFlight req{true, 0, now_ms, {}, {}, {}};
+  InFlight req{true, 0, now_ms, {}, {}, {}, full};
   for (const auto& row : rows) {
     Stmt q = sql_("UPDATE _outpost_outbox SET state = 1, attempts = attempts + 1, sent = 1, updated_ms = ?2,"
                   " base_version = ?3 WHERE seq = ?1");
@@ -218,6 +219,7 @@ Status Engine::ApplyPushResponse(const protocol::PushResponse& response, int64_t
   const size_t mark = events_.size();
   applying_ = true;
   std::set<std::string> touched;  // tables whose rows took the server's values (conflicts)
+  std::vector<std::pair<const OpRow*, int64_t>> acks;  // applied: acknowledged together after the loop
   Status s;
   for (size_t i = 0; i < response.results.size() && s.ok(); ++i) {
     if (i >= push_.rows.size() || !inflight.count(push_.rows[i].seq)) continue;
@@ -228,7 +230,8 @@ Status Engine::ApplyPushResponse(const protocol::PushResponse& response, int64_t
     switch (outcome.status) {
       case protocol::OpStatus::kApplied:
       case protocol::OpStatus::kDuplicate:
-        s = MarkAcknowledged(row, outcome.version);
+        if (AcknowledgesAlone(row)) s = MarkAcknowledged(row, outcome.version);
+        else acks.emplace_back(&row, outcome.version);
         break;
       case protocol::OpStatus::kConflict:
         s = ApplyConflict(row, outcome);
@@ -240,6 +243,7 @@ Status Engine::ApplyPushResponse(const protocol::PushResponse& response, int64_t
         break;
     }
   }
+  if (s.ok()) s = MarkAcknowledgedAll(acks);
   if (s.ok()) s = SaveClocks();
   applying_ = false;
   if (s.ok()) s = Commit();

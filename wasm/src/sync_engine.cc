@@ -295,8 +295,12 @@ Action Engine::Next(int64_t now_ms) {
   // refused operations (RFC 9110 §10.2.3). Pulls keep their own backoff (a draining server may still serve
   // reads).
   const bool push_held = now_ms < push_hold_until_ms_;
+  // Another push beside those in flight only while they are full batches: a backlog is drained in parallel,
+  // a trickle of writes still goes one batch at a time (and sees a Retry-After before sending more).
   const size_t max_pushes = std::max<size_t>(1, config_.max_inflight_pushes);
-  if (can_send && !push_held && pushes_.size() < max_pushes) {
+  const bool backlog = std::all_of(pushes_.begin(), pushes_.end(), [](const InFlight& p) { return p.full; });
+  const bool may_push = pushes_.size() < max_pushes && backlog;
+  if (can_send && !push_held && may_push) {
     Status s = ClaimBatch(now_ms, &action);
     if (s.ok() && action.kind == Action::kPush) {
       pushes_.push_back(std::move(push_));
@@ -315,7 +319,7 @@ Action Engine::Next(int64_t now_ms) {
     req.cursor = cursor_;
     req.limit = static_cast<int64_t>(std::max<size_t>(1, config_.pull_page_size));
     req.scopes = config_.scopes;
-    pull_ = InFlight{true, ++next_request_id_, now_ms, {}, {}, {}};
+    pull_ = InFlight{true, ++next_request_id_, now_ms, {}, {}, {}, false};
     pull_requested_ = false;
     action.kind = Action::kPull;
     action.request_id = pull_.id;
@@ -324,7 +328,7 @@ Action Engine::Next(int64_t now_ms) {
     return action;
   }
   if (!paused_ && !heartbeat_.active && pushes_.empty() && !pull_.active && link_->NextProbeAt(now_ms) <= now_ms) {
-    heartbeat_ = InFlight{true, ++next_request_id_, now_ms, {}, {}, {}};
+    heartbeat_ = InFlight{true, ++next_request_id_, now_ms, {}, {}, {}, false};
     action.kind = Action::kHeartbeat;
     action.request_id = heartbeat_.id;
     return action;
@@ -334,7 +338,7 @@ Action Engine::Next(int64_t now_ms) {
   auto consider = [&](int64_t t) {
     if (t > 0) wake = std::min(wake, std::max(t, now_ms + 1));
   };
-  if (can_send && pushes_.size() < max_pushes) {
+  if (can_send && may_push) {
     // Operations in backoff. One already due was not claimed only because it waits behind another op of its
     // entity (in backoff itself, or failed: a user action): it must not make the engine spin.
     Stmt q = sql_("SELECT min(next_attempt_ms) FROM _outpost_outbox WHERE state = 0 AND next_attempt_ms > ?1");
