@@ -10,6 +10,16 @@ namespace outpost::sync {
 
 namespace pj = protocol::json;
 
+namespace {
+// A JSON array of outbox seqs, bound to `seq IN (SELECT value FROM json_each(?1))`: one statement text.
+std::string SeqList(const std::vector<int64_t>& seqs) {
+  std::string s = "[";
+  for (int64_t seq : seqs) s += (s.size() > 1 ? "," : "") + std::to_string(seq);
+  return s + "]";
+}
+constexpr const char* kInflightOfBatch = "state = 1 AND seq IN (SELECT value FROM json_each(?1))";
+}  // namespace
+
 Status Engine::ClaimBatch(int64_t now_ms, Action* action) {
   std::vector<OpRow> rows;
   const size_t limit = std::min(batch_limit_, protocol::Limits{}.max_ops);
@@ -39,16 +49,22 @@ Status Engine::ClaimBatch(int64_t now_ms, Action* action) {
   }
   OUTPOST_RETURN_IF_ERROR(Begin());
   InFlight req{true, 0, now_ms, {}, {}, {}, full};
-  for (const auto& row : rows) {
-    Stmt q = sql_("UPDATE _outpost_outbox SET state = 1, attempts = attempts + 1, sent = 1, updated_ms = ?2,"
-                  " base_version = ?3 WHERE seq = ?1");
-    q.Bind(1, row.seq).Bind(2, now_ms);
-    if (row.entry.op.base_version) q.Bind(3, *row.entry.op.base_version);
-    if (Status s = q.Run(); !s.ok()) {
+  for (const auto& row : rows) req.seqs.push_back(row.seq);
+  {
+    Stmt q = sql_("UPDATE _outpost_outbox SET state = 1, attempts = attempts + 1, sent = 1, updated_ms = ?2"
+                  " WHERE seq IN (SELECT value FROM json_each(?1))");
+    if (Status s = q.Bind(1, SeqList(req.seqs)).Bind(2, now_ms).Run(); !s.ok()) {
       Rollback();
       return s;
     }
-    req.seqs.push_back(row.seq);
+  }
+  for (const auto& row : rows) {
+    if (!row.entry.op.base_version) continue;  // none captured, none resolved: stays NULL
+    Stmt q = sql_("UPDATE _outpost_outbox SET base_version = ?2 WHERE seq = ?1");
+    if (Status s = q.Bind(1, row.seq).Bind(2, *row.entry.op.base_version).Run(); !s.ok()) {
+      Rollback();
+      return s;
+    }
   }
   if (Status s = SaveClocks(); !s.ok()) {
     Rollback();
@@ -97,15 +113,6 @@ Status Engine::ResolveBaseVersion(OpRow* row) {
   return Status::OK();
 }
 
-namespace {
-// A JSON array of outbox seqs, bound to `seq IN (SELECT value FROM json_each(?1))`: one statement text.
-std::string SeqList(const std::vector<int64_t>& seqs) {
-  std::string s = "[";
-  for (int64_t seq : seqs) s += (s.size() > 1 ? "," : "") + std::to_string(seq);
-  return s + "]";
-}
-constexpr const char* kInflightOfBatch = "state = 1 AND seq IN (SELECT value FROM json_each(?1))";
-}  // namespace
 
 Status Engine::RequeueBatch(int64_t now_ms, std::optional<int64_t> retry_after_ms, bool count_attempt,
                             const std::string& reason) {
@@ -219,7 +226,6 @@ Status Engine::ApplyPushResponse(const protocol::PushResponse& response, int64_t
   const size_t mark = events_.size();
   applying_ = true;
   std::set<std::string> touched;  // tables whose rows took the server's values (conflicts)
-  std::vector<std::pair<const OpRow*, int64_t>> acks;  // applied: acknowledged together after the loop
   Status s;
   for (size_t i = 0; i < response.results.size() && s.ok(); ++i) {
     if (i >= push_.rows.size() || !inflight.count(push_.rows[i].seq)) continue;
@@ -230,8 +236,7 @@ Status Engine::ApplyPushResponse(const protocol::PushResponse& response, int64_t
     switch (outcome.status) {
       case protocol::OpStatus::kApplied:
       case protocol::OpStatus::kDuplicate:
-        if (AcknowledgesAlone(row)) s = MarkAcknowledged(row, outcome.version);
-        else acks.emplace_back(&row, outcome.version);
+        s = MarkAcknowledged(row, outcome.version);
         break;
       case protocol::OpStatus::kConflict:
         s = ApplyConflict(row, outcome);
@@ -243,7 +248,6 @@ Status Engine::ApplyPushResponse(const protocol::PushResponse& response, int64_t
         break;
     }
   }
-  if (s.ok()) s = MarkAcknowledgedAll(acks);
   if (s.ok()) s = SaveClocks();
   applying_ = false;
   if (s.ok()) s = Commit();

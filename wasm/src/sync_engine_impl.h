@@ -137,9 +137,6 @@ class Engine final : public SyncEngine {
   Status ApplyConflict(const OpRow& op, const protocol::OpOutcome& outcome);
   // `refused`: columns the server kept its own value of (conflict); they do not enter the shadow.
   Status MarkAcknowledged(const OpRow& op, int64_t version, const std::set<std::string>& refused = {});
-  // The same for (op, version) pairs of different entities, set-based; not for ops AcknowledgesAlone.
-  Status MarkAcknowledgedAll(const std::vector<std::pair<const OpRow*, int64_t>>& acks);
-  bool AcknowledgesAlone(const OpRow& op) const;  // counter columns: MarkAcknowledged recomputes them
 
   // push.cc
   Status ClaimBatch(int64_t now_ms, Action* action);
