@@ -1,6 +1,6 @@
 // Sync benchmark (issue 3's targets), one command, one persistent Chromium profile:
 //   node bench/sync.mjs        BENCH_N=2000 capture transactions per case, BENCH_ROUNDS=3, BENCH_DRAIN_N=20000,
-//                              BENCH_ONLY=capture|drain to run one part
+//                              BENCH_ONLY=capture|drain to run one part, BENCH_DRAIN_DURABILITY=full|relaxed
 // 1. Capture cost: durable single-row transactions/s on a tracked table vs the same table untracked, inside
 //    the worker, interleaved over rounds (target: tracked >= 0.7x untracked, i.e. capture costs <= 30%;
 //    cr-sqlite's synced tables are 2.5x slower). Inserts and updates.
@@ -22,6 +22,7 @@ const N = Number(process.env.BENCH_N ?? 2000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const DRAIN_N = Number(process.env.BENCH_DRAIN_N ?? 20000);
 const ONLY = process.env.BENCH_ONLY ?? '';
+const DRAIN_DURABILITY = process.env.BENCH_DRAIN_DURABILITY ?? 'full';
 if (!['', 'capture', 'drain'].includes(ONLY)) throw new Error(`BENCH_ONLY: use capture or drain, not ${ONLY}`);
 const log = (...a) => console.error(...a);
 const median = (xs) => {
@@ -77,7 +78,7 @@ async function main() {
       const token = sync.token({ device: `bench-${r}`, scopes: ['bench'] });
       const out = await page.evaluate(([k, a]) => window.bench.run(k, a), [
         'drain',
-        { n: DRAIN_N, url: sync.url, token, batchSize: 500, name: `bench-drain-${r}` },
+        { n: DRAIN_N, url: sync.url, token, batchSize: 500, name: `bench-drain-${r}`, durability: DRAIN_DURABILITY },
       ]);
       if (out.error) errors.push(`drain: ${out.error}`);
       // The server's own time per push (its request log: read, decode, store, encode), and its OPTIONS.
