@@ -19,12 +19,14 @@ function inWorker(message) {
  * Queues `n` row operations while paused (written 500 per transaction: the writes are not what is timed),
  * then resumes and times until the outbox is empty. Every operation is one INSERT of a new row.
  */
-async function drain({ n, url, token, batchSize, name }) {
+async function drain({ n, url, token, batchSize, name, durability = 'full' }) {
   const setup = await open(name);
   await setup.exec('CREATE TABLE IF NOT EXISTS notes(id TEXT PRIMARY KEY, title TEXT, body TEXT, updated INTEGER)');
   await setup.close();
   const db = await open(name, {
+    durability,
     sync: { url, token, batchSize, paused: true, pullIntervalMs: 0, tables: { notes: { primaryKey: 'id' } } },
+    testHooks: true, // the sync loop's time split (syncProfile)
   });
   try {
     for (let i = 0; i < n; i += 500) {
@@ -48,7 +50,22 @@ async function drain({ n, url, token, batchSize, name }) {
     await done;
     const ms = performance.now() - t0;
     const stats = await db.outbox.stats();
-    return { n, ms: Math.round(ms), opsPerSec: Math.round((n / ms) * 1000), queued, after: stats };
+    const p = await db.debug('syncProfile').catch(() => null); // null: a build without the profile
+    if (!p) return { n, ms: Math.round(ms), opsPerSec: Math.round((n / ms) * 1000), queued, after: stats };
+    const per = (x) => Math.round((x / Math.max(1, p.pushes)) * 100) / 100;
+    // Per push request, in ms: the engine's Next (claim + encode, and the commit), the request, OnResult
+    // (decode + ack + commit), event draining, waits for the request chain, and what is left (timers,
+    // promise hops, the worker's message handling).
+    const profile = {
+      pushes: p.pushes,
+      next: per(p.nextMs),
+      fetch: per(p.fetchMs),
+      result: per(p.resultMs),
+      events: per(p.eventsMs),
+      queued: per(p.queuedMs),
+      other: per(ms - p.nextMs - p.fetchMs - p.resultMs - p.eventsMs - p.queuedMs),
+    };
+    return { n, ms: Math.round(ms), opsPerSec: Math.round((n / ms) * 1000), queued, after: stats, perPushMs: profile };
   } finally {
     await db.close();
     await removeOpfsEntry(`.outpost/${name}`);

@@ -1,5 +1,6 @@
 // Sync benchmark (issue 3's targets), one command, one persistent Chromium profile:
-//   node bench/sync.mjs        BENCH_N=2000 capture transactions per case, BENCH_ROUNDS=3, BENCH_DRAIN_N=20000
+//   node bench/sync.mjs        BENCH_N=2000 capture transactions per case, BENCH_ROUNDS=3, BENCH_DRAIN_N=20000,
+//                              BENCH_ONLY=capture|drain to run one part, BENCH_DRAIN_DURABILITY=full|relaxed
 // 1. Capture cost: durable single-row transactions/s on a tracked table vs the same table untracked, inside
 //    the worker, interleaved over rounds (target: tracked >= 0.7x untracked, i.e. capture costs <= 30%;
 //    cr-sqlite's synced tables are 2.5x slower). Inserts and updates.
@@ -7,7 +8,7 @@
 //    loopback in batches of 500, operations/s (target >= 20,000/s).
 // Prints a table on stderr and JSON on stdout; also bench/results/sync-latest.json.
 import { chromium } from '@playwright/test';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +21,9 @@ const ROOT = resolve(HERE, '..');
 const N = Number(process.env.BENCH_N ?? 2000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const DRAIN_N = Number(process.env.BENCH_DRAIN_N ?? 20000);
+const ONLY = process.env.BENCH_ONLY ?? '';
+const DRAIN_DURABILITY = process.env.BENCH_DRAIN_DURABILITY ?? 'full';
+if (!['', 'capture', 'drain'].includes(ONLY)) throw new Error(`BENCH_ONLY: use capture or drain, not ${ONLY}`);
 const log = (...a) => console.error(...a);
 const median = (xs) => {
   const s = xs.filter((x) => typeof x === 'number').sort((a, b) => a - b);
@@ -52,7 +56,7 @@ async function main() {
 
     const runs = Object.fromEntries(CAPTURE.map((c) => [c.id, []]));
     const pairs = { insertFull: [], updateFull: [], insertRelaxed: [] };
-    for (let r = 0; r < ROUNDS; r++) {
+    for (let r = 0; r < (ONLY === 'drain' ? 0 : ROUNDS); r++) {
       const round = {};
       for (const c of r % 2 ? [...CAPTURE].reverse() : CAPTURE) {
         const out = await page.evaluate(([k, a]) => window.bench.run(k, a), ['capture', { n: N, name: `bench-cap-${c.id}-${r}`, ...c.args }]);
@@ -67,17 +71,26 @@ async function main() {
       pairs.insertRelaxed.push(ratio('trackedInsertRelaxed', 'untrackedInsertRelaxed'));
     }
 
-    log(`drain: ${DRAIN_N} operations, batches of 500, to outpost-server (SQLite store) on loopback`);
+    if (ONLY !== 'capture') log(`drain: ${DRAIN_N} operations, batches of 500, to outpost-server (SQLite store) on loopback`);
     const drains = [];
-    for (let r = 0; r < Math.max(1, Math.min(ROUNDS, 2)); r++) {
+    let logLines = 0;
+    for (let r = 0; r < (ONLY === 'capture' ? 0 : Math.max(1, Math.min(ROUNDS, 2))); r++) {
       const token = sync.token({ device: `bench-${r}`, scopes: ['bench'] });
       const out = await page.evaluate(([k, a]) => window.bench.run(k, a), [
         'drain',
-        { n: DRAIN_N, url: sync.url, token, batchSize: 500, name: `bench-drain-${r}` },
+        { n: DRAIN_N, url: sync.url, token, batchSize: 500, name: `bench-drain-${r}`, durability: DRAIN_DURABILITY },
       ]);
       if (out.error) errors.push(`drain: ${out.error}`);
+      // The server's own time per push (its request log: read, decode, store, encode), and its OPTIONS.
+      const lines = readFileSync(sync.logFile, 'utf8').split('\n').slice(logLines);
+      logLines += lines.length - 1;
+      const took = (re) => lines.filter((l) => re.test(l)).map((l) => Number(/ ([\d.]+)ms /.exec(l)?.[1] ?? NaN));
+      const pushes = took(/ POST \/sync\/v1\/push 200 /);
+      out.serverMsPerPush = pushes.length ? Math.round((pushes.reduce((a, b) => a + b, 0) / pushes.length) * 100) / 100 : null;
+      out.preflights = took(/ OPTIONS /).length;
       drains.push(out);
       log(`drain ${r + 1}: ${out.error ? `ERROR ${out.error}` : `${out.opsPerSec} ops/s (${out.ms} ms)`}`);
+      if (out.perPushMs) log(`  per push (ms): ${JSON.stringify(out.perPushMs)}, server ${out.serverMsPerPush}, preflights ${out.preflights}`);
     }
     const round2 = (x) => (x == null ? null : Math.round(x * 100) / 100);
     const result = {

@@ -4,7 +4,10 @@
 // a hint (a local write, navigator.onLine, db.sync.now(), the service worker's `sync` event).
 //
 // Invariants:
-//  - One request at a time: the engine never has two requests in flight from this loop.
+//  - The engine decides how many requests are in flight: the loop starts every request `next` hands out
+//    (with maxInflightPushes > 1, a second push while the first is on its way) and asks again at once; only
+//    when the engine has nothing more to start does it wait, for the first answer, the engine's wake-up time
+//    or a hint.
 //  - Every engine call runs through `runEngine`, which the worker server serialises with user requests and
 //    keeps out of open user transactions (an outbox claim must never join the app's transaction).
 //  - A request's outcome always reaches the engine, success or not (fetch failure, timeout, abort), so no
@@ -34,8 +37,14 @@ export class SyncLoop {
     this.running = false;
     this.again = false;
     this.stopped = false;
-    this.controller = null;
+    this.controllers = new Set();
+    this.inflight = new Map(); // requestId → promise of { action, result, ms }; outlives a failed run()
+    this.kick = null; // ends the wait for answers when a hint arrives
     this.roundWaiters = [];
+    // Where the time of the requests goes (bench/sync.mjs reads it through the `syncProfile` test hook):
+    // queued = waiting for the request chain, engine = inside engine calls, events = draining events,
+    // fetch = the request, from its start to the whole answer read.
+    this.profile = { pushes: 0, queuedMs: 0, nextMs: 0, resultMs: 0, eventsMs: 0, fetchMs: 0 };
     this.onOnline = () => this.hint(true);
     this.onOffline = () => this.hint(false);
     globalThis.addEventListener?.('online', this.onOnline);
@@ -52,6 +61,7 @@ export class SyncLoop {
     if (this.stopped) return;
     if (this.running) {
       this.again = true;
+      this.kick?.();
       return;
     }
     clearTimeout(this.timer);
@@ -77,18 +87,29 @@ export class SyncLoop {
   stop() {
     this.stopped = true;
     clearTimeout(this.timer);
-    this.controller?.abort();
+    for (const controller of this.controllers) controller.abort();
+    this.inflight.clear();
+    this.kick?.();
     globalThis.removeEventListener?.('online', this.onOnline);
     globalThis.removeEventListener?.('offline', this.onOffline);
     this.settleRound();
   }
 
-  call(fn) {
+  call(fn, phase) {
+    const queued = performance.now();
     return this.runEngine(() => {
+      const t0 = performance.now();
       try {
         return fn(this.engine);
       } finally {
+        const t1 = performance.now();
         this.afterEngine();
+        if (phase) {
+          const p = this.profile;
+          p.queuedMs += t0 - queued;
+          p[phase] += t1 - t0;
+          p.eventsMs += performance.now() - t1;
+        }
       }
     });
   }
@@ -99,12 +120,23 @@ export class SyncLoop {
     try {
       for (;;) {
         this.again = false;
-        const action = await this.call((e) => e.syncNext(Date.now()));
+        const action = await this.call((e) => e.syncNext(Date.now()), 'nextMs');
         if (this.stopped) return;
         if (action.kind === 'push' || action.kind === 'pull' || action.kind === 'heartbeat') {
-          const result = await this.request(action);
+          this.send(action);
+          continue; // the engine may hand out another request (a pipelined push) at once
+        }
+        if (this.inflight.size > 0) {
+          const done = await this.firstAnswer(action);
           if (this.stopped) return;
-          await this.call((e) => e.syncOnResult(action.requestId, result, Date.now()));
+          if (done) {
+            this.inflight.delete(done.action.requestId);
+            if (done.action.kind === 'push') {
+              this.profile.pushes += 1;
+              this.profile.fetchMs += done.ms;
+            }
+            await this.call((e) => e.syncOnResult(done.action.requestId, done.result, Date.now()), 'resultMs');
+          }
           continue;
         }
         if (this.again) continue; // a hint arrived while we were deciding: ask again
@@ -117,7 +149,7 @@ export class SyncLoop {
       }
     } catch (error) {
       // An engine failure (e.g. the database was closed): retry later rather than spin; the next call
-      // reports the error to whoever made it.
+      // reports the error to whoever made it. Answers still on their way are delivered by that run.
       if (!this.stopped) {
         clearTimeout(this.timer);
         this.timer = setTimeout(() => this.run(), 1000);
@@ -130,6 +162,32 @@ export class SyncLoop {
     }
   }
 
+  /** Starts a request; its answer is picked up by firstAnswer(). */
+  send(action) {
+    const t0 = performance.now();
+    this.inflight.set(
+      action.requestId,
+      this.request(action).then((result) => ({ action, result, ms: performance.now() - t0 })),
+    );
+  }
+
+  /** The first answer of the requests in flight, or null at the engine's wake-up time or on a hint. */
+  firstAnswer(action) {
+    let timer = null;
+    const waits = [...this.inflight.values()];
+    waits.push(
+      new Promise((resolve) => {
+        this.kick = () => resolve(null);
+        if (this.again || this.stopped) resolve(null);
+        if (action.kind === 'wait') timer = setTimeout(() => resolve(null), Math.max(0, action.wakeAt - Date.now()));
+      }),
+    );
+    return Promise.race(waits).finally(() => {
+      clearTimeout(timer);
+      this.kick = null;
+    });
+  }
+
   settleRound() {
     const waiters = this.roundWaiters;
     this.roundWaiters = [];
@@ -140,7 +198,7 @@ export class SyncLoop {
   async request(action) {
     const started = performance.now();
     const controller = new AbortController();
-    this.controller = controller;
+    this.controllers.add(controller);
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
@@ -150,6 +208,10 @@ export class SyncLoop {
     if (action.kind !== 'heartbeat' && this.token) headers.Authorization = `Bearer ${this.token}`;
     const init = { method: 'GET', headers, signal: controller.signal, cache: 'no-store', credentials: 'omit' };
     if (action.kind !== 'heartbeat') {
+      // POST answers are never taken from the HTTP cache (and the server marks them no-store); without
+      // cache: 'no-store' Chromium also keeps the CORS preflight (Access-Control-Max-Age) instead of sending
+      // an OPTIONS before every push and pull to a server on another origin.
+      delete init.cache;
       init.method = 'POST';
       headers['Content-Type'] = 'application/json';
       init.body = action.body;
@@ -168,7 +230,7 @@ export class SyncLoop {
       return { httpStatus: 0, timedOut, body: '', retryAfterMs: null, latencyMs: Math.round(performance.now() - started) };
     } finally {
       clearTimeout(timer);
-      this.controller = null;
+      this.controllers.delete(controller);
     }
   }
 }

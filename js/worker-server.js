@@ -293,6 +293,8 @@ export class WorkerServer {
         return {};
       case 'files':
         return db.files();
+      case 'syncProfile':
+        return this.sync ? { ...this.sync.profile } : null;
       default:
         throw new OutpostError(ErrorCode.INVALID_ARGUMENT, `Unknown debug action '${args.action}'.`);
     }

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -38,6 +40,9 @@ void ExpectRoundTrip(const T& message) {
   ASSERT_TRUE(s.ok()) << s.ToString() << "\n" << wire;
   EXPECT_TRUE(decoded == message) << wire;
   EXPECT_EQ(Encode(decoded), wire);
+  // The encoders write push bodies and answers directly, not through a tree: the bytes must still be the
+  // tree's canonical dump (compact, keys sorted), as every other message is.
+  EXPECT_EQ(nlohmann::json::parse(wire).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), wire);
 }
 
 Operation Upsert() {
@@ -61,6 +66,7 @@ Operation Upsert() {
       {"negzero", {Value{-0.0}, Ts(1)}},
       {"tiny", {Value{5e-324}, Ts(1)}},
       {"nul", {Value{std::string("a\0b", 3)}, Ts(1)}},
+      {"ctl", {Value{std::string("q\"\\\x01\x1f\b\f\r\t\x7f/")}, Ts(1)}},
       {"blob", {Value{Blob{{0x00, 0xff, 0x10, 0x80}}}, Ts(1)}},
       {"blob1", {Value{Blob{{0xfb}}}, Ts(1)}},
       {"blob2", {Value{Blob{{0xfb, 0xff}}}, Ts(1)}},
@@ -120,6 +126,16 @@ TEST(Protocol, WireFormIsPinned) {
             R"("table":"notes"}],"protocol":1})");
   EXPECT_EQ(Encode(ErrorBody{"TOO_LARGE", "Send smaller batches."}),
             R"({"error":{"code":"TOO_LARGE","message":"Send smaller batches."}})");
+}
+
+TEST(Protocol, ObjectsWithManyKeysDecode) {
+  PushRequest m;
+  m.client_id = "d";
+  Operation op = Upsert();
+  op.columns.clear();
+  for (int i = 0; i < 100; ++i) op.columns["c" + std::to_string(i)] = {Value{int64_t{i}}, Ts(1)};
+  m.ops.push_back(op);
+  ExpectRoundTrip(m);
 }
 
 TEST(Protocol, SafeIntegersArePlainNumbersAndOthersBigints) {
@@ -301,6 +317,11 @@ std::vector<BadCase> BadCases() {
   const std::string result_head = std::string(R"({"protocol":1,"results":[{"id":")") + kId1 + R"(",)";
   std::string deep = "1";
   for (int i = 0; i < 70; ++i) deep = "[" + deep + "]";
+  // 40 column objects, then "c3" again: duplicate checks switch from a scan to a set beyond 32 keys.
+  std::string many_columns;
+  for (int i = 0; i < 40; ++i)
+    many_columns += R"("c)" + std::to_string(i) + R"(":{"value":1,"hlc":")" + kHlcText + R"("},)";
+  many_columns += R"("c3":{"value":1,"hlc":")" + std::string(kHlcText) + R"("},)";
   auto custom_push = [](const std::string& op) { return R"({"protocol":1,"clientId":"d1","ops":[)" + op + "]}"; };
   auto custom_kind_case = [&](const std::string& kind) {
     return custom_push(Replace(custom, "http.post", kind) + "}");
@@ -319,6 +340,10 @@ std::vector<BadCase> BadCases() {
       {"duplicate column key", Kind::kPush,
        PushWith(R"("columns":{)", std::string(R"("columns":{"title":{"value":1,"hlc":")") + kHlcText + R"("},)"),
        "INVALID_JSON"},
+      {"duplicate key in a large object", Kind::kPush, PushWith(R"("columns":{)", R"("columns":{)" + many_columns),
+       "INVALID_JSON"},
+      {"duplicate key after a nested object", Kind::kPush,
+       PushWith(R"("protocol":1,)", R"("protocol":1,"x":{"protocol":2},"protocol":1,)"), "INVALID_JSON"},
       {"array root", Kind::kPush, "[" + kPush + "]", "INVALID_ARGUMENT"},
       {"string root", Kind::kPush, R"("hello")", "INVALID_ARGUMENT"},
       // Versions.

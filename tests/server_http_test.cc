@@ -619,6 +619,32 @@ TEST_F(HttpServerTest, GzipBothWays) {
   EXPECT_LT(pulled->body.size(), json.size());
 }
 
+// Browsers accept brotli; httplib's runs at quality 11 (tens of ms for a batch answer), so sync answers are gzip.
+TEST_F(HttpServerTest, SyncAnswersAreGzipNotBrotli) {
+  const std::string token = Token("phone", {"team-7"});
+  httplib::Client raw("127.0.0.1", server_->port());
+  raw.set_decompress(false);
+  httplib::Headers headers = Bearer(token);
+  headers.emplace("Accept-Encoding", "gzip, deflate, br");
+  const std::string body = PushJson("phone", {UpsertJson(21, "b1", "team-7", std::string(5000, 'b'))});
+  auto res = raw.Post("/sync/v1/push", headers, body, "application/json");
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  EXPECT_EQ(res->get_header_value("Content-Encoding"), "gzip");
+  std::string json;
+  ASSERT_TRUE(GunzipCapped(res->body, 1 << 20, &json).ok());
+  EXPECT_NE(json.find("\"applied\""), std::string::npos) << json;
+
+  httplib::Headers only_br = Bearer(token);
+  only_br.emplace("Accept-Encoding", "br");
+  auto pulled = raw.Get("/sync/v1/pull?clientId=phone", only_br);
+  ASSERT_TRUE(pulled);
+  ASSERT_EQ(pulled->status, 200);
+  EXPECT_EQ(pulled->get_header_value("Content-Encoding"), "");
+  protocol::PullResponse pull;
+  EXPECT_TRUE(protocol::Decode(pulled->body, Limits{}, &pull).ok()) << pulled->body;
+}
+
 TEST_F(HttpServerTest, HealthReportsTheStore) {
   Seed();
   auto res = client_->Get("/sync/v1/health");

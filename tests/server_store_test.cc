@@ -17,8 +17,11 @@
 #include <set>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "outpost/op_id.h"
 #include "store.h"
+#include "store_core.h"
 
 namespace outpost::server {
 namespace {
@@ -994,6 +997,45 @@ INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, ::testing::Values("sqlite", "postg
                          [](const ::testing::TestParamInfo<std::string>& info) {
                            return info.param == "sqlite" ? std::string("Sqlite") : std::string("Postgres");
                          });
+
+// Stored rows' columns and logged outcomes are written without a JSON tree: the bytes must be the tree's
+// canonical dump, and they must read back exactly.
+TEST(StoreCoreTest, DirectlyWrittenColumnsAndOutcomesAreCanonical) {
+  auto canonical = [](const std::string& text) {
+    return nlohmann::json::parse(text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  };
+  std::map<std::string, merge::ColumnState> columns;
+  const std::vector<Value> values = {Value{}, Value{int64_t{-5}}, Value{int64_t{1} << 60}, Value{0.1},
+                                     Value{std::string("q\"\\\n\xc3\xa9")}, Value{std::string("a\0b", 3)},
+                                     Value{Blob{{0, 255}}}, Value{std::string("plain")}};
+  for (size_t i = 0; i < values.size(); ++i) {
+    merge::ColumnState c;
+    c.value = values[i];
+    c.hlc = HlcTimestamp{1'700'000'000'000 + static_cast<int64_t>(i), static_cast<uint32_t>(i), 0xabcdef};
+    c.version = static_cast<int64_t>(i * 7);
+    columns["c" + std::to_string(i)] = c;
+  }
+  const std::string text = core::EncodeColumns(columns);
+  EXPECT_EQ(canonical(text), text);
+  std::map<std::string, merge::ColumnState> back;
+  ASSERT_OK(core::DecodeColumns(text, &back));
+  ASSERT_EQ(back.size(), columns.size());
+  for (const auto& [name, c] : columns) {
+    EXPECT_EQ(back[name].value, c.value) << name;
+    EXPECT_EQ(back[name].version, c.version) << name;
+    EXPECT_EQ(Hlc::Encode(back[name].hlc), Hlc::Encode(c.hlc)) << name;
+  }
+  EXPECT_EQ(core::EncodeColumns({}), "{}");
+
+  protocol::OpOutcome applied;
+  applied.status = OpStatus::kApplied;
+  applied.version = 123456789;
+  const std::string logged = core::EncodeOutcome(applied);
+  EXPECT_EQ(logged, R"({"status":"applied","version":123456789})");
+  protocol::OpOutcome decoded;
+  ASSERT_OK(core::DecodeOutcome(logged, &decoded));
+  EXPECT_EQ(decoded, applied);
+}
 
 }  // namespace
 }  // namespace outpost::server

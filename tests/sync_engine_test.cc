@@ -114,6 +114,43 @@ TEST_F(SyncEngineTest, InsertUpdateDeleteAreCapturedInTheSameTransaction) {
   EXPECT_EQ(client.List().size(), 1u);
 }
 
+// Claims read keys and columns back from their stored text through a fast path for plain values; every
+// other value (reals, big integers, blobs, escaped and non-ASCII text) must come back exactly as well.
+TEST(SyncEngineValues, StoredKeysAndColumnsReadBackExactly) {
+  SyncConfig cfg;
+  ASSERT_TRUE(SyncConfig::FromJson(R"({"url": "https://sync.example", "token": "t",
+    "tables": {"vals": {"primaryKey": ["k", "n"]}}})", &cfg).ok());
+  SyncClient c(cfg, "CREATE TABLE vals(k, n, a, b, PRIMARY KEY(k, n));");  // no affinity: values stay as given
+  FakeServer srv = Server(cfg);
+  const std::vector<Value> values = {
+      Value{std::monostate{}}, Value{int64_t{0}}, Value{int64_t{-42}}, Value{int64_t{9007199254740991}},
+      Value{int64_t{-9007199254740991}}, Value{int64_t{1} << 60}, Value{1.5}, Value{-0.25},
+      Value{std::string("")}, Value{std::string("plain text 12")}, Value{std::string("q\"uo\\te\n\tnl")},
+      Value{std::string("h\xc3\xa9llo \xe2\x82\xac")}, Value{std::string("01")}, Value{std::string("null")},
+      Value{Blob{{0x00, 0xff, 0x22}}}, Value{std::string("a\0b", 3)}};
+  const std::vector<Value> keys = {Value{std::string("k1")}, Value{std::string("k \"2\"")},
+                                   Value{int64_t{-7}}, Value{std::string("k\xc3\xa9")}, Value{Blob{{1, 2}}},
+                                   Value{2.5}, Value{int64_t{1} << 62}};
+  auto key = [&](size_t i) { return protocol::Key{{"k", keys[i % keys.size()]}, {"n", Value{int64_t(i)}}}; };
+  for (size_t i = 0; i < values.size(); ++i)
+    c.ExecOk("INSERT INTO vals(k, n, a, b) VALUES (?, ?, ?, ?)",
+             P({keys[i % keys.size()], Value{int64_t(i)}, values[i], values[(i + 1) % values.size()]}));
+  auto ops = c.List();
+  ASSERT_EQ(ops.size(), values.size());
+  for (size_t i = 0; i < values.size(); ++i) {
+    EXPECT_EQ(ops[i].op.key, key(i)) << i;
+    EXPECT_EQ(ops[i].op.columns.at("a").value, values[i]) << i;
+    EXPECT_EQ(ops[i].op.columns.at("b").value, values[(i + 1) % values.size()]) << i;
+  }
+  c.SyncAll(srv);
+  EXPECT_EQ(c.engine->GetStatus().pending, 0);
+  for (size_t i = 0; i < values.size(); ++i) {
+    const auto* row = srv.Find("vals", key(i));
+    ASSERT_NE(row, nullptr) << i;
+    EXPECT_EQ(row->state.columns.at("a").value, values[i]) << i;
+  }
+}
+
 TEST_F(SyncEngineTest, UpdateCapturesOnlyChangedColumnsAndCounterDeltas) {
   client.ExecOk("INSERT INTO items VALUES ('a', 'Pump', 5)");
   SettleReads();
@@ -454,6 +491,47 @@ TEST_F(SyncEngineTest, A422FailsPermanentlyWithTheServersReason) {
   EXPECT_TRUE(client.List().empty());
 }
 
+// GetStatus() keeps its counts between engine calls and adjusts them after an answer: after every step they
+// must equal a fresh count of the outbox.
+TEST_F(SyncEngineTest, StatusCountsMatchTheOutboxAfterEveryStep) {
+  auto expect_fresh = [&](const char* when) {
+    SyncStatus st = client.engine->GetStatus();
+    EXPECT_EQ(st.pending, client.Int("SELECT count(*) FROM _outpost_outbox WHERE state IN (0, 1)")) << when;
+    EXPECT_EQ(st.failed, client.Int("SELECT count(*) FROM _outpost_outbox WHERE state = 3")) << when;
+  };
+  expect_fresh("empty");
+  for (int i = 0; i < 6; ++i)
+    client.ExecOk("INSERT INTO items VALUES (?, 'x', 1)", P({Value{std::string("i") + std::to_string(i)}}));
+  client.ExecOk("INSERT INTO docs VALUES ('d1', 'mine', 't')");
+  server.reject[client.List()[1].op.id] = {"FORBIDDEN", "Not yours."};
+  expect_fresh("captured");
+  client.ExecOk("BEGIN");
+  client.ExecOk("INSERT INTO items VALUES ('rolled', 'back', 1)");
+  expect_fresh("inside a transaction");
+  client.ExecOk("ROLLBACK");
+  expect_fresh("rolled back");
+  EXPECT_FALSE(client.Exec("INSERT INTO items VALUES ('j1', 'y', 1), ('i0', 'dup', 1)").ok());  // statement undone
+  expect_fresh("failed statement");
+  SettleReads();
+  Action push = NextPush();
+  expect_fresh("claimed");
+  client.ExecOk("UPDATE items SET title = 'later' WHERE id = 'i2'");  // a new op behind an inflight one
+  expect_fresh("captured while in flight");
+  ASSERT_TRUE(client.Serve(push, server).ok());
+  expect_fresh("answered (applied and rejected)");
+  push = NextPush();
+  ASSERT_TRUE(client.Serve(push, server, Fault::kServerError).ok());
+  expect_fresh("requeued");
+  client.now += 120'000;
+  client.SyncAll(server);
+  expect_fresh("drained");
+  EXPECT_EQ(client.engine->GetStatus().failed, 1);
+  ASSERT_TRUE(client.engine->Retry(client.List(OpState::kFailed)[0].op.id, client.now).ok());
+  expect_fresh("retried");
+  ASSERT_TRUE(client.engine->Discard(client.List(OpState::kPending)[0].op.id, client.now).ok());
+  expect_fresh("discarded");
+}
+
 TEST_F(SyncEngineTest, RejectedOpFailsAndBlocksLaterOpsOnItsEntityOnly) {
   client.ExecOk("INSERT INTO items VALUES ('a', 'A', 1)");
   client.ExecOk("INSERT INTO items VALUES ('b', 'B', 1)");
@@ -690,26 +768,170 @@ protocol::Operation RemoteUpsert(const std::string& id, int64_t wall, std::map<s
   return op;
 }
 
-TEST_F(SyncEngineTest, PullNeverOverwritesANewerLocalEditAndTheEditIsStillSent) {
-  client.ExecOk("INSERT INTO items VALUES ('a', 'A', 1)");
+// With one push in flight at a time a pull may run beside it; with pipelined pushes pulls wait until no push
+// is in flight. Either way the local edit wins over an older remote value and is sent.
+// ---- Pipelined pushes (maxInflightPushes) ------------------------------------------------------------
+
+class SyncPipelineTest : public ::testing::Test {
+ protected:
+  static SyncConfig PipelineConfig() {
+    SyncConfig c = Config();
+    c.batch_size = 2;
+    c.max_inflight_pushes = 2;
+    c.pull_interval_ms = 0;
+    return c;
+  }
+  SyncPipelineTest() : config(PipelineConfig()), server(Server(config)), client(config, kSchema) {}
+  // The first push after serving the pulls and heartbeats before it.
+  Action NextPush() {
+    for (int i = 0; i < 20; ++i) {
+      Action a = client.Next();
+      if (a.kind == Action::kPush) return a;
+      if (a.kind != Action::kPull && a.kind != Action::kHeartbeat) break;
+      EXPECT_TRUE(client.Serve(a, server).ok());
+    }
+    ADD_FAILURE() << "no push";
+    return {};
+  }
+  std::vector<std::string> Ids(const Action& a) {
+    protocol::PushRequest req;
+    EXPECT_TRUE(protocol::Decode(a.body, protocol::Limits{}, &req).ok());
+    std::vector<std::string> ids;
+    for (const auto& op : req.ops) ids.push_back(std::get<std::string>(op.key.at("id")) + ":" + op.id);
+    return ids;
+  }
+  static std::string Entity(const std::string& id) { return id.substr(0, id.find(':')); }
+
+  SyncConfig config;
+  FakeServer server;
+  SyncClient client;
+};
+
+TEST_F(SyncPipelineTest, BatchesInFlightShareNoEntityAndMayBeAnsweredInAnyOrder) {
+  for (const char* id : {"a", "b", "c", "d"})
+    client.ExecOk("INSERT INTO items VALUES (?, 'v1', 1)", P({Value{std::string(id)}}));
+  Action first = NextPush();
+  ASSERT_EQ(Ids(first).size(), 2u);
+  EXPECT_EQ(Entity(Ids(first)[0]), "a");
+  // A later edit of a claimed row is a new operation; it must wait for the one in flight.
+  client.ExecOk("UPDATE items SET title = 'v2' WHERE id = 'a'");
+  Action second = client.Next();
+  ASSERT_EQ(second.kind, Action::kPush);  // a second batch while the first is in flight
+  for (const auto& id : Ids(second)) EXPECT_NE(Entity(id), "a") << id;
+  EXPECT_EQ(Ids(second).size(), 2u);  // c and d
+  EXPECT_TRUE(client.engine->GetStatus().uploading);
+  Action third = client.Next();  // two in flight: no third push, and no pull beside them
+  EXPECT_NE(third.kind, Action::kPush);
+  EXPECT_NE(third.kind, Action::kPull);
+  // The transport asks again while both are on their way: nothing may wake it before an answer is due.
+  if (third.kind == Action::kWait) {
+    EXPECT_GT(third.wake_at_ms, client.now + 1000);
+  }
+  EXPECT_EQ(client.List(OpState::kInflight).size(), 4u);
+
+  // The second batch is answered first; a's edit still waits for the first.
+  ASSERT_TRUE(client.Serve(second, server).ok());
+  EXPECT_EQ(client.engine->GetStatus().pending, 3);
+  Action waiting = client.Next();
+  EXPECT_NE(waiting.kind, Action::kPush);
+  ASSERT_TRUE(client.Serve(first, server).ok());
+  Action edit = NextPush();
+  ASSERT_EQ(Ids(edit).size(), 1u);
+  EXPECT_EQ(Entity(Ids(edit)[0]), "a");
+  ASSERT_TRUE(client.Serve(edit, server).ok());
   client.SyncAll(server);
-  // Another device wrote the title before our (unsent) edit, and a note column we did not touch.
-  server.RemoteWrite(RemoteUpsert("a", client.now - 5'000, {{"title", std::string("Old remote")}}));
-  client.now += 1000;
-  client.ExecOk("UPDATE items SET title = 'Mine' WHERE id = 'a'");
-  SettleReads();
-  Action push = NextPush();  // our edit is in flight while the pull comes back
-  client.engine->SyncNow(client.now);
-  Action pull = client.Next();
-  ASSERT_EQ(pull.kind, Action::kPull);
-  ASSERT_TRUE(client.Serve(pull, server).ok());
-  EXPECT_EQ(client.Text("SELECT title FROM items WHERE id = 'a'"), "Mine");  // not overwritten
-  EXPECT_EQ(client.List(OpState::kInflight).size(), 1u);                  // and still on its way
-  ASSERT_TRUE(client.Serve(push, server).ok());
-  client.SyncAll(server);
-  EXPECT_EQ(client.Text("SELECT title FROM items WHERE id = 'a'"), "Mine");
+  EXPECT_EQ(client.engine->GetStatus().pending, 0);
+  EXPECT_FALSE(client.engine->GetStatus().uploading);
+  EXPECT_EQ(server.applied_ids.size(), 5u);
   EXPECT_EQ(std::get<std::string>(server.Find("items", {{"id", std::string("a")}})->state.columns.at("title").value),
-            "Mine");
+            "v2");
+}
+
+TEST_F(SyncPipelineTest, OnlyFullBatchesArePipelined) {
+  client.ExecOk("INSERT INTO items VALUES ('a', 'v1', 1)");
+  Action first = NextPush();  // one op of a batch of two: no backlog
+  client.ExecOk("INSERT INTO items VALUES ('b', 'v1', 1)");
+  Action next = client.Next();
+  EXPECT_NE(next.kind, Action::kPush);  // b waits for the answer (a Retry-After in it would hold b back too)
+  ASSERT_TRUE(client.Serve(first, server, Fault::kRateLimited).ok());
+  next = client.Next();
+  EXPECT_NE(next.kind, Action::kPush);
+  client.now += 600'000;
+  client.SyncAll(server);
+  EXPECT_EQ(client.engine->GetStatus().pending, 0);
+}
+
+TEST_F(SyncPipelineTest, EachBatchFailsRetriesOrTimesOutOnItsOwn) {
+  for (const char* id : {"a", "b", "c", "d", "e"})
+    client.ExecOk("INSERT INTO items VALUES (?, 'v1', 1)", P({Value{std::string(id)}}));
+  Action first = NextPush();
+  Action second = client.Next();
+  ASSERT_EQ(second.kind, Action::kPush);
+  // The first fails temporarily: its ops are pending again (backoff); the second is still in flight.
+  ASSERT_TRUE(client.Serve(first, server, Fault::kServerError).ok());
+  EXPECT_EQ(client.List(OpState::kInflight).size(), 2u);
+  EXPECT_EQ(client.List(OpState::kPending).size(), 3u);
+  // The third batch (e) may go while the second is in flight; the first's ops wait for their backoff.
+  Action third = client.Next();
+  ASSERT_EQ(third.kind, Action::kPush);
+  ASSERT_EQ(Ids(third).size(), 1u);
+  EXPECT_EQ(Entity(Ids(third)[0]), "e");
+  // Nobody answers: both time out, their ops are pending again, and everything drains later exactly once.
+  client.now += config.inflight_timeout_ms + 1;
+  Action again = client.Next();
+  ASSERT_EQ(again.kind, Action::kPush);  // both requeued, then claimed again as one new batch
+  EXPECT_EQ(client.List(OpState::kInflight).size(), Ids(again).size());
+  ASSERT_TRUE(client.Serve(second, server).ok());  // a late answer is ignored; the resend is a duplicate
+  client.now += 600'000;
+  client.SyncAll(server);
+  EXPECT_EQ(client.engine->GetStatus().pending, 0);
+  EXPECT_EQ(client.List(OpState::kDone).size(), 5u);
+  std::set<std::string> applied(server.applied_ids.begin(), server.applied_ids.end());
+  EXPECT_EQ(applied.size(), server.applied_ids.size());
+  EXPECT_EQ(applied.size(), 5u);
+}
+
+TEST(SyncEnginePull, PullNeverOverwritesANewerLocalEditAndTheEditIsStillSent) {
+  for (size_t pushes : {1, 2}) {
+    SCOPED_TRACE("maxInflightPushes " + std::to_string(pushes));
+    SyncConfig cfg = Config();
+    cfg.max_inflight_pushes = pushes;
+    FakeServer server = Server(cfg);
+    SyncClient client(cfg, kSchema);
+    auto next_push = [&] {
+      for (int i = 0; i < 20; ++i) {
+        Action a = client.Next();
+        if (a.kind == Action::kPush) return a;
+        if (a.kind == Action::kPull || a.kind == Action::kHeartbeat) {
+          EXPECT_TRUE(client.Serve(a, server).ok());
+        }
+      }
+      ADD_FAILURE() << "no push";
+      return Action{};
+    };
+    client.ExecOk("INSERT INTO items VALUES ('a', 'A', 1)");
+    client.SyncAll(server);
+    // Another device wrote the title before our (unsent) edit, and a note column we did not touch.
+    server.RemoteWrite(RemoteUpsert("a", client.now - 5'000, {{"title", std::string("Old remote")}}));
+    client.now += 1000;
+    client.ExecOk("UPDATE items SET title = 'Mine' WHERE id = 'a'");
+    Action push = next_push();  // our edit is in flight while the pull comes back
+    client.engine->SyncNow(client.now);
+    Action pull = client.Next();
+    if (pushes == 1) {
+      ASSERT_EQ(pull.kind, Action::kPull);
+      ASSERT_TRUE(client.Serve(pull, server).ok());
+      EXPECT_EQ(client.Text("SELECT title FROM items WHERE id = 'a'"), "Mine");  // not overwritten
+      EXPECT_EQ(client.List(OpState::kInflight).size(), 1u);                  // and still on its way
+    } else {
+      EXPECT_NE(pull.kind, Action::kPull);  // waits for the push
+    }
+    ASSERT_TRUE(client.Serve(push, server).ok());
+    client.SyncAll(server);
+    EXPECT_EQ(client.Text("SELECT title FROM items WHERE id = 'a'"), "Mine");
+    EXPECT_EQ(std::get<std::string>(server.Find("items", {{"id", std::string("a")}})->state.columns.at("title").value),
+              "Mine");
+  }
 }
 
 TEST_F(SyncEngineTest, PeriodicPullAndHeartbeatClockCheck) {

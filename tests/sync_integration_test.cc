@@ -613,7 +613,9 @@ TEST_P(SyncIntegrationTest, DeviceBehindTheServerStampsEditsAfterWhatItPulled) {
 // later local edit of that column was still unsent; that edit was then applied on the server (it had seen the
 // current version) while the device kept showing the forced value.
 TEST_P(SyncIntegrationTest, ConflictAnswerKeepsALaterUnsentEdit) {
-  Device& a = NewDevice("phone", {"alice"});
+  SyncConfig one_push = ClientConfig();
+  one_push.max_inflight_pushes = 1;  // a pull may then run beside the push (pipelined pushes hold pulls back)
+  Device& a = NewDevice("phone", {"alice"}, one_push);
   Device& b = NewDevice("laptop", {"alice"});
   ExecOk(a, "INSERT INTO docs VALUES ('d1', 'v0', 'alice')");
   Sync(a);

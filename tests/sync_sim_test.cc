@@ -50,6 +50,7 @@ class Simulation {
     config.tables["items"] = TrackedTable{{"id"}, {}};
     config.tables["items"].policy.columns["qty"] = merge::Policy::kCounter;
     config.batch_size = 1 + rng_() % 4;
+    config.max_inflight_pushes = 1 + seed_ % 2;  // odd seeds: two pushes in flight (not drawn: schedules stay)
     config.pull_page_size = 1 + rng_() % 4;
     config.retry = RetryPolicy{100, 2.0, 3000, 0};
     config.inflight_timeout_ms = 8000;

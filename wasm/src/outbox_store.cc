@@ -11,54 +11,104 @@ namespace outpost::sync {
 
 namespace pj = protocol::json;
 
+// Capture runs on every tracked write, so keys and columns are written without building a JSON tree.
+std::string KeyText(const protocol::Key& key) {
+  std::string out;
+  pj::AppendKey(&out, key);
+  return out;
+}
+
 namespace {
 
-// Capture runs on every tracked write, so keys and columns are written without building a JSON tree. The
-// output is what pj::Dump(pj::KeyToJson/ColumnsToJson) writes for the common values (compact, keys in
-// std::map order); REAL values and strings that need more than simple escaping go through nlohmann.
-bool SimpleString(const std::string& s) {
-  for (unsigned char c : s)
-    if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') return false;
-  return true;
+// Reads back what KeyText / ColumnsText write for plain values (ASCII strings without escapes, safe
+// integers, null) without building a JSON tree: claims read hundreds of rows. Anything else (escapes, reals,
+// big integers, blobs, or text that is not canonical) makes it give up, and the strict parser decides.
+class CanonicalReader {
+ public:
+  explicit CanonicalReader(std::string_view s) : s_(s) {}
+  bool Lit(char c) {
+    if (i_ >= s_.size() || s_[i_] != c) return false;
+    ++i_;
+    return true;
+  }
+  bool Lit(std::string_view word) {
+    if (s_.substr(i_, word.size()) != word) return false;
+    i_ += word.size();
+    return true;
+  }
+  bool String(std::string* out) {
+    if (!Lit('"')) return false;
+    const size_t end = s_.find('"', i_);
+    if (end == std::string_view::npos) return false;
+    for (size_t k = i_; k < end; ++k) {
+      const unsigned char c = static_cast<unsigned char>(s_[k]);
+      if (c < 0x20 || c >= 0x80 || c == '\\') return false;
+    }
+    out->assign(s_.substr(i_, end - i_));
+    i_ = end + 1;
+    return true;
+  }
+  bool Plain(Value* v) {
+    if (Lit("null")) {
+      *v = std::monostate{};
+      return true;
+    }
+    if (i_ < s_.size() && s_[i_] == '"') {
+      std::string text;
+      if (!String(&text)) return false;
+      *v = std::move(text);
+      return true;
+    }
+    const bool negative = Lit('-');
+    const size_t start = i_;
+    int64_t n = 0;
+    while (i_ < s_.size() && s_[i_] >= '0' && s_[i_] <= '9' && i_ - start < 16) n = n * 10 + (s_[i_++] - '0');
+    const size_t digits = i_ - start;
+    if (digits == 0 || (digits > 1 && s_[start] == '0') || n > protocol::kMaxSafeInteger) return false;
+    if (i_ >= s_.size() || (s_[i_] != ',' && s_[i_] != '}')) return false;  // a fraction, an exponent, more digits
+    *v = negative ? -n : n;
+    return true;
+  }
+  bool AtEnd() const { return i_ == s_.size(); }
+
+ private:
+  std::string_view s_;
+  size_t i_ = 0;
+};
+
+bool ReadCanonicalKey(std::string_view text, protocol::Key* key) {
+  CanonicalReader r(text);
+  if (!r.Lit('{')) return false;
+  do {
+    std::string name;
+    Value v;
+    if (!r.String(&name) || !protocol::IsIdentifier(name) || !r.Lit(':') || !r.Plain(&v) || v.index() == 0) return false;
+    if (!key->emplace(std::move(name), std::move(v)).second) return false;
+  } while (r.Lit(','));
+  return r.Lit('}') && r.AtEnd() && key->size() <= protocol::Limits{}.max_key_columns;
 }
 
-void AppendString(std::string* out, const std::string& s) {
-  if (SimpleString(s)) {
-    out->push_back('"');
-    out->append(s);
-    out->push_back('"');
-  } else {
-    out->append(pj::Dump(pj::Json(s)));
-  }
-}
-
-void AppendValue(std::string* out, const Value& v) {
-  if (const int64_t* i = std::get_if<int64_t>(&v);
-      i && *i >= -protocol::kMaxSafeInteger && *i <= protocol::kMaxSafeInteger) {
-    out->append(std::to_string(*i));
-  } else if (const std::string* text = std::get_if<std::string>(&v)) {
-    AppendString(out, *text);
-  } else if (v.index() == 0) {
-    out->append("null");
-  } else {
-    out->append(pj::Dump(pj::ValueToJson(v)));
-  }
+bool ReadCanonicalColumns(std::string_view text, protocol::Columns* columns) {
+  CanonicalReader r(text);
+  if (!r.Lit('{')) return false;
+  if (r.Lit('}')) return r.AtEnd();
+  do {
+    std::string name, hlc;
+    protocol::ColumnValue cv;
+    if (!r.String(&name) || !protocol::IsIdentifier(name) || !r.Lit(":{\"hlc\":") || !r.String(&hlc) ||
+        !r.Lit(",\"value\":") || !r.Plain(&cv.value) || !r.Lit('}') || !Hlc::Decode(hlc, &cv.hlc).ok())
+      return false;
+    if (!columns->emplace(std::move(name), std::move(cv)).second) return false;
+  } while (r.Lit(','));
+  return r.Lit('}') && r.AtEnd() && columns->size() <= protocol::Limits{}.max_columns;
 }
 
 }  // namespace
 
-std::string KeyText(const protocol::Key& key) {
-  std::string out = "{";
-  for (const auto& [name, value] : key) {
-    if (out.size() > 1) out.push_back(',');
-    AppendString(&out, name);
-    out.push_back(':');
-    AppendValue(&out, value);
-  }
-  return out + "}";
-}
-
 Status ParseKeyText(const std::string& text, protocol::Key* key) {
+  key->clear();
+  if (ReadCanonicalKey(text, key)) return Status::OK();
+  key->clear();
   pj::Json j;
   OUTPOST_RETURN_IF_ERROR(pj::Parse(text, protocol::Limits{}, &j));
   return pj::GetKey(j, "key", protocol::Limits{}, key);
@@ -68,25 +118,21 @@ std::string ColumnText(const protocol::ColumnValue& cv) {
   std::string out = "{\"hlc\":\"";
   out.append(Hlc::Encode(cv.hlc));
   out.append("\",\"value\":");
-  AppendValue(&out, cv.value);
+  pj::AppendValue(&out, cv.value);
   out.push_back('}');
   return out;
 }
 
 std::string ColumnsText(const protocol::Columns& columns) {
-  std::string out = "{";
-  for (const auto& [name, cv] : columns) {
-    if (out.size() > 1) out.push_back(',');
-    AppendString(&out, name);
-    out.push_back(':');
-    out.append(ColumnText(cv));
-  }
-  return out + "}";
+  std::string out;
+  pj::AppendColumns(&out, columns);
+  return out;
 }
 
 Status ParseColumnsText(const std::string& text, protocol::Columns* columns) {
   columns->clear();
-  if (text.empty()) return Status::OK();
+  if (text.empty() || ReadCanonicalColumns(text, columns)) return Status::OK();
+  columns->clear();
   pj::Json j;
   OUTPOST_RETURN_IF_ERROR(pj::Parse(text, protocol::Limits{}, &j));
   return pj::GetColumns(j, "columns", protocol::Limits{}, columns);
@@ -278,6 +324,7 @@ Status Engine::InsertOp(const protocol::Operation& op, const std::string& entity
   OUTPOST_RETURN_IF_ERROR(q.Run());
   count_ops_ += 1;
   count_bytes_ += bytes;
+  status_valid_ = false;  // not counted up: a failed statement may take the row back without a rollback
   return Status::OK();
 }
 
@@ -328,7 +375,7 @@ Status Engine::SetState(int64_t seq, StateCode state, int64_t now_ms, int64_t ne
       " error_message = ?6 WHERE seq = ?1");
   q.Bind(1, seq).Bind(2, static_cast<int64_t>(state)).Bind(3, now_ms).Bind(4, next_attempt_ms);
   if (!code.empty()) q.Bind(5, code).Bind(6, message);
-  counts_valid_ = false;
+  CountsChanged();
   return q.Run();
 }
 
@@ -374,7 +421,7 @@ Status Engine::Commit() {
 
 void Engine::Rollback() {
   if (db_->InTransaction()) (void)sql_("ROLLBACK").Run();
-  counts_valid_ = false;
+  CountsChanged();
 }
 
 Status Engine::Stats(OutboxStats* out) {
@@ -417,7 +464,7 @@ Status Engine::Retry(const std::string& id, int64_t now_ms) {
     Rollback();
     return s;
   }
-  counts_valid_ = false;
+  CountsChanged();
   OUTPOST_RETURN_IF_ERROR(Commit());
   EmitStatusIfChanged();
   return Status::OK();
@@ -437,7 +484,7 @@ Status Engine::Discard(const std::string& id, int64_t now_ms) {
     Rollback();
     return s;
   }
-  counts_valid_ = false;
+  CountsChanged();
   OUTPOST_RETURN_IF_ERROR(Commit());
   EmitStatusIfChanged();
   return Status::OK();

@@ -3,7 +3,9 @@
 // literals that overflowed into floats and numbers that overflowed into infinities.
 #include "protocol_json.h"
 
+#include <algorithm>
 #include <cmath>
+#include <memory>
 #include <set>
 #include <vector>
 
@@ -40,13 +42,28 @@ class StrictSax {
   bool binary(Json::binary_t& v) { return dom_.binary(v); }
   bool start_object(size_t n) { return Enter() && dom_.start_object(n); }
   bool end_object() {
-    keys_.pop_back();
+    keys_.resize(objects_.back().first_key);
+    objects_.pop_back();
     return Leave() && dom_.end_object();
   }
   bool start_array(size_t n) { return Enter(/*object=*/false) && dom_.start_array(n); }
   bool end_array() { return Leave() && dom_.end_array(); }
   bool key(Json::string_t& k) {
-    if (!keys_.back().insert(k).second) {
+    // Objects are small (an operation, a column): a scan of the keys so far, without allocating; a large
+    // one switches to a set.
+    OpenObject& o = objects_.back();
+    bool duplicate;
+    if (o.many) {
+      duplicate = !o.many->insert(k).second;
+    } else {
+      duplicate = std::find(keys_.begin() + static_cast<std::ptrdiff_t>(o.first_key), keys_.end(), k) != keys_.end();
+      keys_.push_back(k);
+      if (keys_.size() - o.first_key > kScanKeys) {
+        o.many = std::make_unique<std::set<std::string>>(keys_.begin() + static_cast<std::ptrdiff_t>(o.first_key),
+                                                         keys_.end());
+      }
+    }
+    if (duplicate) {
       return Fail("INVALID_JSON", "Duplicate object key \"" + k.substr(0, 64) + "\"; every key may appear once.");
     }
     return dom_.key(k);
@@ -65,7 +82,7 @@ class StrictSax {
 
  private:
   bool Enter(bool object = true) {
-    if (object) keys_.emplace_back();
+    if (object) objects_.push_back(OpenObject{keys_.size(), nullptr});
     if (++depth_ > max_depth_) {
       return Fail("INVALID_JSON", "JSON nesting deeper than " + std::to_string(max_depth_) + " levels.");
     }
@@ -83,7 +100,13 @@ class StrictSax {
   Dom dom_;
   size_t max_depth_;
   size_t depth_ = 0;
-  std::vector<std::set<std::string>> keys_;  // keys seen, per open object
+  static constexpr size_t kScanKeys = 32;
+  struct OpenObject {
+    size_t first_key;                             // its keys are keys_[first_key..] while it has few
+    std::unique_ptr<std::set<std::string>> many;  // all its keys once it has more than kScanKeys
+  };
+  std::vector<std::string> keys_;
+  std::vector<OpenObject> objects_;
   Status status_;
 };
 
@@ -380,6 +403,80 @@ Json ColumnsToJson(const Columns& columns) {
   Json j = Json::object();
   for (const auto& [name, cv] : columns) j[name] = Json{{"value", ValueToJson(cv.value)}, {"hlc", Hlc::Encode(cv.hlc)}};
   return j;
+}
+
+void AppendString(std::string* out, std::string_view s) {
+  for (unsigned char c : s) {
+    if (c >= 0x80) {
+      out->append(Dump(Json(std::string(s))));  // UTF-8 checks and replacement as Dump
+      return;
+    }
+  }
+  // ASCII: escaped as nlohmann's dump escapes it.
+  static constexpr char kHex[] = "0123456789abcdef";
+  out->push_back('"');
+  for (char ch : s) {
+    const unsigned char c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"': out->append("\\\""); break;
+      case '\\': out->append("\\\\"); break;
+      case '\b': out->append("\\b"); break;
+      case '\t': out->append("\\t"); break;
+      case '\n': out->append("\\n"); break;
+      case '\f': out->append("\\f"); break;
+      case '\r': out->append("\\r"); break;
+      default:
+        if (c < 0x20) {
+          out->append("\\u00");
+          out->push_back(kHex[c >> 4]);
+          out->push_back(kHex[c & 15]);
+        } else {
+          out->push_back(ch);
+        }
+    }
+  }
+  out->push_back('"');
+}
+
+void AppendValue(std::string* out, const Value& v) {
+  if (const int64_t* i = std::get_if<int64_t>(&v); i && *i >= -kMaxSafeInteger && *i <= kMaxSafeInteger) {
+    out->append(std::to_string(*i));
+  } else if (const std::string* text = std::get_if<std::string>(&v)) {
+    AppendString(out, *text);
+  } else if (v.index() == 0) {
+    out->append("null");
+  } else {
+    out->append(Dump(ValueToJson(v)));
+  }
+}
+
+void AppendKey(std::string* out, const Key& key) {
+  out->push_back('{');
+  bool first = true;
+  for (const auto& [name, value] : key) {
+    if (!first) out->push_back(',');
+    first = false;
+    AppendString(out, name);
+    out->push_back(':');
+    AppendValue(out, value);
+  }
+  out->push_back('}');
+}
+
+void AppendColumns(std::string* out, const Columns& columns) {
+  out->push_back('{');
+  bool first = true;
+  for (const auto& [name, cv] : columns) {
+    if (!first) out->push_back(',');
+    first = false;
+    AppendString(out, name);
+    out->append(":{\"hlc\":\"");
+    out->append(Hlc::Encode(cv.hlc));
+    out->append("\",\"value\":");
+    AppendValue(out, cv.value);
+    out->push_back('}');
+  }
+  out->push_back('}');
 }
 
 std::string Base64Encode(const std::vector<uint8_t>& bytes) {

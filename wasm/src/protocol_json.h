@@ -78,6 +78,14 @@ Json KeyToJson(const Key& key);
 Status GetColumns(const Json& j, const std::string& path, const Limits& limits, Columns* out);
 Json ColumnsToJson(const Columns& columns);
 
+// Direct writers: append exactly what Dump() writes for the same value (compact, keys sorted), without
+// building a tree; the hot paths (push bodies and answers, outbox rows) use them. Anything beyond plain
+// ASCII strings and safe integers goes through Dump().
+void AppendString(std::string* out, std::string_view s);
+void AppendValue(std::string* out, const Value& v);
+void AppendKey(std::string* out, const Key& key);             // Dump(KeyToJson(key))
+void AppendColumns(std::string* out, const Columns& columns);  // Dump(ColumnsToJson(columns))
+
 // Standard base64 (RFC 4648 §4) with padding; Decode rejects anything non-canonical.
 std::string Base64Encode(const std::vector<uint8_t>& bytes);
 bool Base64Decode(std::string_view text, std::vector<uint8_t>* out);

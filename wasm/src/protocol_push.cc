@@ -121,6 +121,39 @@ Json EncodeOperation(const Operation& op) {
   return j;
 }
 
+// What json::Dump(EncodeOperation(op)) writes, without the tree for row operations (a push body holds
+// hundreds). Keys in sorted order, as Dump writes them.
+void AppendOperation(std::string* out, const Operation& op) {
+  if (!op.is_row_op()) {
+    out->append(json::Dump(EncodeOperation(op)));
+    return;
+  }
+  out->push_back('{');
+  if (op.base_version) {
+    out->append("\"baseVersion\":");
+    out->append(std::to_string(*op.base_version));
+    out->push_back(',');
+  }
+  if (op.kind != kDelete) {
+    out->append("\"columns\":");
+    json::AppendColumns(out, op.columns);
+    out->push_back(',');
+  }
+  out->append("\"hlc\":");
+  json::AppendString(out, Hlc::Encode(op.hlc));
+  out->append(",\"id\":");
+  json::AppendString(out, op.id);
+  out->append(",\"key\":");
+  json::AppendKey(out, op.key);
+  out->append(",\"kind\":");
+  json::AppendString(out, op.kind);
+  out->append(",\"priority\":");
+  json::AppendString(out, PriorityName(op.priority));
+  out->append(",\"table\":");
+  json::AppendString(out, op.table);
+  out->push_back('}');
+}
+
 // An outcome: a result's own fields (`with_id`), or a duplicate's "original" (no id of its own).
 Status DecodeOutcome(const Json& j, const std::string& path, bool with_id, const Limits& limits, OpOutcome* out) {
   if (!j.is_object()) return Invalid(path, "expected an object");
@@ -211,12 +244,17 @@ std::string_view PriorityName(Priority p) {
 }
 
 std::string Encode(const PushRequest& m) {
-  Json j = Versioned();
-  j["clientId"] = m.client_id;
-  Json ops = Json::array();
-  for (const Operation& op : m.ops) ops.push_back(EncodeOperation(op));
-  j["ops"] = std::move(ops);
-  return json::Dump(j);
+  std::string out = "{\"clientId\":";
+  json::AppendString(&out, m.client_id);
+  out.append(",\"ops\":[");
+  for (size_t i = 0; i < m.ops.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    AppendOperation(&out, m.ops[i]);
+  }
+  out.append("],\"protocol\":");
+  out.append(std::to_string(kVersion));
+  out.push_back('}');
+  return out;
 }
 
 Status Decode(std::string_view text, const Limits& limits, PushRequest* out) {
@@ -242,9 +280,20 @@ Status Decode(std::string_view text, const Limits& limits, PushRequest* out) {
 }
 
 std::string Encode(const PushResponse& m) {
-  Json j = Versioned();
-  Json results = Json::array();
-  for (const OpResult& r : m.results) {
+  // An answer holds a result per operation: the common one (applied) is written directly, the others as
+  // trees; the bytes are what json::Dump writes for the whole tree.
+  std::string out = "{\"protocol\":" + std::to_string(kVersion) + ",\"results\":[";
+  for (size_t i = 0; i < m.results.size(); ++i) {
+    const OpResult& r = m.results[i];
+    if (i > 0) out.push_back(',');
+    if (!r.duplicate && r.outcome.status == OpStatus::kApplied) {
+      out.append("{\"id\":");
+      json::AppendString(&out, r.id);
+      out.append(",\"status\":\"applied\",\"version\":");
+      out.append(std::to_string(r.outcome.version));
+      out.push_back('}');
+      continue;
+    }
     Json item{{"id", r.id}};
     if (r.duplicate) {
       item["status"] = "duplicate";
@@ -254,10 +303,10 @@ std::string Encode(const PushResponse& m) {
     } else {
       EncodeOutcome(r.outcome, &item);
     }
-    results.push_back(std::move(item));
+    out.append(json::Dump(item));
   }
-  j["results"] = std::move(results);
-  return json::Dump(j);
+  out.append("]}");
+  return out;
 }
 
 Status Decode(std::string_view text, const Limits& limits, PushResponse* out) {

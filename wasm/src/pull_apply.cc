@@ -341,7 +341,7 @@ Status Engine::MarkAcknowledged(const OpRow& row, int64_t version, const std::se
         " error_message = NULL WHERE seq = ?1");
     OUTPOST_RETURN_IF_ERROR(q.Bind(1, row.seq).Bind(2, version).Bind(3, now_ms_).Run());
   }
-  counts_valid_ = false;
+  CountsChanged();
   if (!op.is_row_op()) return Status::OK();
   const TableInfo* t = FindTable(op.table);
   {

@@ -10,6 +10,16 @@ namespace outpost::sync {
 
 namespace pj = protocol::json;
 
+namespace {
+// A JSON array of outbox seqs, bound to `seq IN (SELECT value FROM json_each(?1))`: one statement text.
+std::string SeqList(const std::vector<int64_t>& seqs) {
+  std::string s = "[";
+  for (int64_t seq : seqs) s += (s.size() > 1 ? "," : "") + std::to_string(seq);
+  return s + "]";
+}
+constexpr const char* kInflightOfBatch = "state = 1 AND seq IN (SELECT value FROM json_each(?1))";
+}  // namespace
+
 Status Engine::ClaimBatch(int64_t now_ms, Action* action) {
   std::vector<OpRow> rows;
   const size_t limit = std::min(batch_limit_, protocol::Limits{}.max_ops);
@@ -20,6 +30,7 @@ Status Engine::ClaimBatch(int64_t now_ms, Action* action) {
       " ORDER BY priority, seq",
       {now_ms}, limit, &rows));
   if (rows.empty()) return Status::OK();
+  const bool full = rows.size() == limit;
   for (auto& row : rows) OUTPOST_RETURN_IF_ERROR(ResolveBaseVersion(&row));
   protocol::PushRequest push;
   push.client_id = client_id_;
@@ -37,17 +48,23 @@ Status Engine::ClaimBatch(int64_t now_ms, Action* action) {
                                     {"pending", static_cast<int64_t>(GetStatus().pending)}}));
   }
   OUTPOST_RETURN_IF_ERROR(Begin());
-  InFlight req{true, 0, now_ms, {}, {}};
-  for (const auto& row : rows) {
-    Stmt q = sql_("UPDATE _outpost_outbox SET state = 1, attempts = attempts + 1, sent = 1, updated_ms = ?2,"
-                  " base_version = ?3 WHERE seq = ?1");
-    q.Bind(1, row.seq).Bind(2, now_ms);
-    if (row.entry.op.base_version) q.Bind(3, *row.entry.op.base_version);
-    if (Status s = q.Run(); !s.ok()) {
+  InFlight req{true, 0, now_ms, {}, {}, {}, full};
+  for (const auto& row : rows) req.seqs.push_back(row.seq);
+  {
+    Stmt q = sql_("UPDATE _outpost_outbox SET state = 1, attempts = attempts + 1, sent = 1, updated_ms = ?2"
+                  " WHERE seq IN (SELECT value FROM json_each(?1))");
+    if (Status s = q.Bind(1, SeqList(req.seqs)).Bind(2, now_ms).Run(); !s.ok()) {
       Rollback();
       return s;
     }
-    req.seqs.push_back(row.seq);
+  }
+  for (const auto& row : rows) {
+    if (!row.entry.op.base_version) continue;  // none captured, none resolved: stays NULL
+    Stmt q = sql_("UPDATE _outpost_outbox SET base_version = ?2 WHERE seq = ?1");
+    if (Status s = q.Bind(1, row.seq).Bind(2, *row.entry.op.base_version).Run(); !s.ok()) {
+      Rollback();
+      return s;
+    }
   }
   if (Status s = SaveClocks(); !s.ok()) {
     Rollback();
@@ -56,6 +73,7 @@ Status Engine::ClaimBatch(int64_t now_ms, Action* action) {
   OUTPOST_RETURN_IF_ERROR(Commit());
   req.id = ++next_request_id_;
   req.push = std::move(push);
+  req.rows = std::move(rows);
   push_ = std::move(req);
   action->kind = Action::kPush;
   action->request_id = push_.id;
@@ -95,15 +113,6 @@ Status Engine::ResolveBaseVersion(OpRow* row) {
   return Status::OK();
 }
 
-namespace {
-// A JSON array of outbox seqs, bound to `seq IN (SELECT value FROM json_each(?1))`: one statement text.
-std::string SeqList(const std::vector<int64_t>& seqs) {
-  std::string s = "[";
-  for (int64_t seq : seqs) s += (s.size() > 1 ? "," : "") + std::to_string(seq);
-  return s + "]";
-}
-constexpr const char* kInflightOfBatch = "state = 1 AND seq IN (SELECT value FROM json_each(?1))";
-}  // namespace
 
 Status Engine::RequeueBatch(int64_t now_ms, std::optional<int64_t> retry_after_ms, bool count_attempt,
                             const std::string& reason) {
@@ -135,7 +144,7 @@ Status Engine::RequeueBatch(int64_t now_ms, std::optional<int64_t> retry_after_m
   if (s.ok()) s = Commit();
   else Rollback();
   if (!s.ok()) events_.resize(mark);
-  counts_valid_ = false;
+  CountsChanged();
   return s;
 }
 
@@ -201,19 +210,28 @@ Status Engine::OnPushResult(const TransportResult& result, int64_t now_ms) {
 }
 
 Status Engine::ApplyPushResponse(const protocol::PushResponse& response, int64_t now_ms) {
-  std::vector<OpRow> rows;
-  OUTPOST_RETURN_IF_ERROR(ReadOps(kInflightOfBatch, {SeqList(push_.seqs)}, push_.seqs.size(), &rows));
-  std::map<int64_t, const OpRow*> by_seq;
-  for (const auto& row : rows) by_seq[row.seq] = &row;
+  // The rows as claimed (nothing but this answer changes an inflight row), those still inflight only.
+  std::set<int64_t> inflight;
+  {
+    Stmt q = sql_(std::string("SELECT seq FROM _outpost_outbox WHERE ") + kInflightOfBatch);
+    q.Bind(1, SeqList(push_.seqs));
+    while (q.Step()) inflight.insert(q.Int(0));
+    OUTPOST_RETURN_IF_ERROR(q.status());
+  }
+  // Every answered op leaves pending (done or failed): known status counts stay known.
+  const bool counted = status_valid_;
+  const int64_t pending = status_pending_, failed = status_failed_;
+  int64_t answered = 0, rejected = 0;
   OUTPOST_RETURN_IF_ERROR(Begin());
   const size_t mark = events_.size();
   applying_ = true;
   std::set<std::string> touched;  // tables whose rows took the server's values (conflicts)
   Status s;
   for (size_t i = 0; i < response.results.size() && s.ok(); ++i) {
-    auto it = by_seq.find(push_.seqs[i]);
-    if (it == by_seq.end()) continue;
-    const OpRow& row = *it->second;
+    if (i >= push_.rows.size() || !inflight.count(push_.rows[i].seq)) continue;
+    const OpRow& row = push_.rows[i];
+    ++answered;
+    rejected += response.results[i].outcome.status == protocol::OpStatus::kRejected;
     const protocol::OpOutcome& outcome = response.results[i].outcome;  // for duplicates: the original's
     switch (outcome.status) {
       case protocol::OpStatus::kApplied:
@@ -240,7 +258,12 @@ Status Engine::ApplyPushResponse(const protocol::PushResponse& response, int64_t
     return requeue.ok() ? s : requeue;
   }
   push_ = {};
-  counts_valid_ = false;
+  CountsChanged();
+  if (counted) {
+    status_pending_ = pending - answered;
+    status_failed_ = failed + rejected;
+    status_valid_ = true;
+  }
   batch_limit_ = std::min(std::max<size_t>(1, config_.batch_size), batch_limit_ * 2);
   pull_requested_ = true;  // a push round succeeded: see what else changed
   if (!touched.empty()) {

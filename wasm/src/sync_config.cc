@@ -128,6 +128,9 @@ Status SyncConfig::FromJson(const std::string& text, SyncConfig* out) {
       s = GetSize(v, key, 1, &c.batch_size);
       if (s.ok() && c.batch_size > protocol::Limits{}.max_ops)
         return Bad(key, "at most " + std::to_string(protocol::Limits{}.max_ops) + " operations per request.");
+    } else if (key == "maxInflightPushes") {
+      s = GetSize(v, key, 1, &c.max_inflight_pushes);
+      if (s.ok() && c.max_inflight_pushes > 4) return Bad(key, "at most 4 push requests in flight.");
     } else if (key == "pullPageSize") s = GetSize(v, key, 1, &c.pull_page_size);
     else if (key == "maxOutboxOps") s = GetSize(v, key, 1, &c.max_outbox_ops);
     else if (key == "maxOutboxBytes") s = GetSize(v, key, 1, &c.max_outbox_bytes);

@@ -154,16 +154,20 @@ void Engine::Emit(const std::string& name, const std::string& json) { events_.pu
 SyncStatus Engine::GetStatus() const {
   SyncStatus s;
   s.connection = link_ ? link_->state() : Connectivity::kTransitioning;
-  s.uploading = push_.active;
+  s.uploading = !pushes_.empty();
   s.downloading = pull_.active;
   s.paused = paused_;
   s.last_synced_at_ms = last_synced_at_ms_;
-  Stmt q = sql_("SELECT coalesce(sum(state IN (0, 1)), 0), coalesce(sum(state = 3), 0) FROM _outpost_outbox"
-                " WHERE state <> 2");
-  if (q.Step()) {
-    s.pending = q.Int(0);
-    s.failed = q.Int(1);
+  if (!status_valid_) {
+    Stmt q = sql_("SELECT coalesce(sum(state IN (0, 1)), 0), coalesce(sum(state = 3), 0) FROM _outpost_outbox"
+                  " WHERE state <> 2");
+    if (!q.Step()) return s;
+    status_pending_ = q.Int(0);
+    status_failed_ = q.Int(1);
+    status_valid_ = !db_->InTransaction();  // a count inside the app's transaction may be rolled back
   }
+  s.pending = status_pending_;
+  s.failed = status_failed_;
   return s;
 }
 
@@ -243,9 +247,16 @@ Status Engine::Enqueue(const CustomOperation& custom, int64_t now_ms, std::strin
 }
 
 Status Engine::Housekeeping(int64_t now_ms) {
-  if (push_.active && now_ms - push_.sent_ms >= config_.inflight_timeout_ms) {
+  for (size_t i = 0; i < pushes_.size();) {
+    if (now_ms - pushes_[i].sent_ms < config_.inflight_timeout_ms) {
+      ++i;
+      continue;
+    }
+    TakePush(pushes_[i].id);
     link_->OnRequest(RequestOutcome::Failed(RequestOutcome::kTimeout), now_ms);
-    OUTPOST_RETURN_IF_ERROR(RequeueBatch(now_ms, std::nullopt, true, "The request got no answer in time."));
+    Status s = RequeueBatch(now_ms, std::nullopt, true, "The request got no answer in time.");
+    KeepPush();
+    OUTPOST_RETURN_IF_ERROR(s);
   }
   if (pull_.active && now_ms - pull_.sent_ms >= config_.inflight_timeout_ms) {
     pull_ = {};
@@ -284,21 +295,31 @@ Action Engine::Next(int64_t now_ms) {
   // refused operations (RFC 9110 §10.2.3). Pulls keep their own backoff (a draining server may still serve
   // reads).
   const bool push_held = now_ms < push_hold_until_ms_;
-  if (can_send && !push_held && !push_.active) {
+  // Another push beside those in flight only while they are full batches: a backlog is drained in parallel,
+  // a trickle of writes still goes one batch at a time (and sees a Retry-After before sending more).
+  const size_t max_pushes = std::max<size_t>(1, config_.max_inflight_pushes);
+  const bool backlog = std::all_of(pushes_.begin(), pushes_.end(), [](const InFlight& p) { return p.full; });
+  const bool may_push = pushes_.size() < max_pushes && backlog;
+  if (can_send && !push_held && may_push) {
     Status s = ClaimBatch(now_ms, &action);
     if (s.ok() && action.kind == Action::kPush) {
+      pushes_.push_back(std::move(push_));
+      push_ = {};
       EmitStatusIfChanged();
       return action;
     }
   }
+  // Pipelined pushes drain the outbox first, as one push at a time did: a pull now would fetch back rows
+  // the pushes in flight are writing.
+  const bool pushes_first = max_pushes > 1 && !pushes_.empty();
   const bool pull_due = pull_requested_ || (config_.pull_interval_ms > 0 && now_ms >= next_pull_ms_);
-  if (can_send && !pull_.active && now_ms >= pull_retry_at_ms_ && pull_due) {
+  if (can_send && !pushes_first && !pull_.active && now_ms >= pull_retry_at_ms_ && pull_due) {
     protocol::PullRequest req;
     req.client_id = client_id_;
     req.cursor = cursor_;
     req.limit = static_cast<int64_t>(std::max<size_t>(1, config_.pull_page_size));
     req.scopes = config_.scopes;
-    pull_ = InFlight{true, ++next_request_id_, now_ms, {}, {}};
+    pull_ = InFlight{true, ++next_request_id_, now_ms, {}, {}, {}, false};
     pull_requested_ = false;
     action.kind = Action::kPull;
     action.request_id = pull_.id;
@@ -306,8 +327,8 @@ Action Engine::Next(int64_t now_ms) {
     EmitStatusIfChanged();
     return action;
   }
-  if (!paused_ && !heartbeat_.active && !push_.active && !pull_.active && link_->NextProbeAt(now_ms) <= now_ms) {
-    heartbeat_ = InFlight{true, ++next_request_id_, now_ms, {}, {}};
+  if (!paused_ && !heartbeat_.active && pushes_.empty() && !pull_.active && link_->NextProbeAt(now_ms) <= now_ms) {
+    heartbeat_ = InFlight{true, ++next_request_id_, now_ms, {}, {}, {}, false};
     action.kind = Action::kHeartbeat;
     action.request_id = heartbeat_.id;
     return action;
@@ -317,19 +338,24 @@ Action Engine::Next(int64_t now_ms) {
   auto consider = [&](int64_t t) {
     if (t > 0) wake = std::min(wake, std::max(t, now_ms + 1));
   };
-  if (can_send && !push_.active) {
+  if (can_send && may_push) {
     // Operations in backoff. One already due was not claimed only because it waits behind another op of its
     // entity (in backoff itself, or failed: a user action): it must not make the engine spin.
     Stmt q = sql_("SELECT min(next_attempt_ms) FROM _outpost_outbox WHERE state = 0 AND next_attempt_ms > ?1");
     if (q.Bind(1, now_ms).Step() && !q.Null(0)) consider(std::max(q.Int(0), push_hold_until_ms_));
     if (push_hold_until_ms_ > now_ms) consider(push_hold_until_ms_);
   }
-  if (can_send && !pull_.active) {
+  if (can_send && !pull_.active && !pushes_first) {
     if (pull_requested_) consider(pull_retry_at_ms_);
     else if (config_.pull_interval_ms > 0) consider(std::max(next_pull_ms_, pull_retry_at_ms_));
   }
-  if (!paused_ && !heartbeat_.active) consider(link_->WakeAt(now_ms));
-  if (push_.active) consider(push_.sent_ms + config_.inflight_timeout_ms);
+  if (!paused_ && !heartbeat_.active) {
+    // A probe due now waits for the requests in flight (their answers say as much about the link): with
+    // pipelined pushes the transport asks again while they are on their way, and must not be woken at once.
+    const int64_t t = link_->WakeAt(now_ms);
+    if (t > now_ms || (pushes_.empty() && !pull_.active)) consider(t);
+  }
+  for (const InFlight& p : pushes_) consider(p.sent_ms + config_.inflight_timeout_ms);
   if (pull_.active) consider(pull_.sent_ms + config_.inflight_timeout_ms);
   if (heartbeat_.active) consider(heartbeat_.sent_ms + config_.inflight_timeout_ms);
   EmitStatusIfChanged();
@@ -344,11 +370,28 @@ Status Engine::OnResult(int64_t request_id, const TransportResult& result, int64
     return Status::Error("INVALID_STATE", "Deliver sync results after the open transaction has ended.");
   now_ms_ = now_ms;
   Status s;
-  if (push_.active && request_id == push_.id) s = OnPushResult(result, now_ms);
-  else if (pull_.active && request_id == pull_.id) s = OnPullResult(result, now_ms);
+  if (TakePush(request_id)) {
+    s = OnPushResult(result, now_ms);
+    KeepPush();
+  } else if (pull_.active && request_id == pull_.id) s = OnPullResult(result, now_ms);
   else if (heartbeat_.active && request_id == heartbeat_.id) OnHeartbeatResult(result, now_ms);
   EmitStatusIfChanged();
   return s;
+}
+
+bool Engine::TakePush(int64_t id) {
+  for (auto it = pushes_.begin(); it != pushes_.end(); ++it) {
+    if (it->id != id) continue;
+    push_ = std::move(*it);
+    pushes_.erase(it);
+    return true;
+  }
+  return false;
+}
+
+void Engine::KeepPush() {
+  if (push_.active) pushes_.push_back(std::move(push_));
+  push_ = {};
 }
 
 // Feeds connectivity with what a request's result says about the link.

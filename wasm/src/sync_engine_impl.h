@@ -44,6 +44,14 @@ struct TableInfo {
   bool needs_base_version = false;  // has manual / first-writer-wins columns: base_version taken at capture
 };
 
+// An outbox row as the engine reads it.
+struct OpRow {
+  int64_t seq = 0;
+  OutboxEntry entry;
+  std::string entity;
+  std::string key_text;
+};
+
 // A request the transport is performing.
 struct InFlight {
   bool active = false;
@@ -51,14 +59,8 @@ struct InFlight {
   int64_t sent_ms = 0;
   std::vector<int64_t> seqs;  // push: the claimed outbox rows, in request order
   protocol::PushRequest push;
-};
-
-// An outbox row as the engine reads it.
-struct OpRow {
-  int64_t seq = 0;
-  OutboxEntry entry;
-  std::string entity;
-  std::string key_text;
+  std::vector<OpRow> rows;  // push: those rows as claimed (state inflight), in request order
+  bool full = false;         // push: the batch took as many ops as it could (more were waiting)
 };
 
 // How a transport result is to be treated (sync_engine.cc).
@@ -96,7 +98,7 @@ class Engine final : public SyncEngine {
   void Capture(sqlite3_context* ctx, int argc, sqlite3_value** argv);
   void SyncStateFunction(sqlite3_context* ctx, int argc, sqlite3_value** argv);
   void KeyFunction(sqlite3_context* ctx, int argc, sqlite3_value** argv);
-  void OnRollback() { counts_valid_ = false; }
+  void OnRollback() { CountsChanged(); }
 
  private:
   // outbox_store.cc
@@ -182,11 +184,27 @@ class Engine final : public SyncEngine {
   // Outbox size cache (ops and bytes not done); invalid after a rollback or an engine write.
   bool counts_valid_ = false;
   int64_t count_ops_ = 0, count_bytes_ = 0;
+  // GetStatus()'s pending and failed counts (a count over the outbox, asked for after every engine call);
+  // invalid after any change of the outbox's states or rows but a claim (pending stays pending) and an
+  // answer applied with known counts (ApplyPushResponse adjusts them).
+  mutable bool status_valid_ = false;
+  mutable int64_t status_pending_ = 0, status_failed_ = 0;
+  void CountsChanged() {
+    counts_valid_ = false;
+    status_valid_ = false;
+  }
   mutable std::string last_status_json_;
 
   // Transport state.
   int64_t next_request_id_ = 0;
+  // pushes_: the push requests in flight (config_.max_inflight_pushes at most); push_: the one whose answer
+  // or timeout is being handled (push.cc works on it and leaves it inactive when done with it).
+  std::vector<InFlight> pushes_;
   InFlight push_, pull_, heartbeat_;
+  // Moves the push request `id` from pushes_ into push_; false if none is in flight.
+  bool TakePush(int64_t id);
+  // push_ back into pushes_ if it is still active (its answer could not be handled: it times out later).
+  void KeepPush();
   std::optional<ConnectivityMonitor> link_;  // created at Init (needs the time)
   bool paused_ = false;
   bool token_ = true;

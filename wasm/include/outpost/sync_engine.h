@@ -57,6 +57,10 @@ struct SyncConfig {
   int64_t pull_interval_ms = 60'000;    // periodic pull while idle; 0: only after pushes and hints
   RetryPolicy retry;
   size_t batch_size = 500;              // operations per push request
+  // Push requests in flight at once (1..4). Each batch holds no entity of another batch in flight (an op
+  // waits for the earlier ops of its entity to be done), so batches may be answered in any order; pulls and
+  // heartbeats wait while more than one push may be in flight.
+  size_t max_inflight_pushes = 2;
   size_t pull_page_size = 1000;
   size_t max_outbox_ops = 100'000;      // pending + inflight + failed; beyond: OUTBOX_FULL
   size_t max_outbox_bytes = 64 << 20;
