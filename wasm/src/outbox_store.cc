@@ -115,11 +115,8 @@ Status ParseKeyText(const std::string& text, protocol::Key* key) {
 }
 
 std::string ColumnText(const protocol::ColumnValue& cv) {
-  std::string out = "{\"hlc\":\"";
-  out.append(Hlc::Encode(cv.hlc));
-  out.append("\",\"value\":");
-  pj::AppendValue(&out, cv.value);
-  out.push_back('}');
+  std::string out;
+  pj::AppendColumn(&out, cv);
   return out;
 }
 

@@ -463,6 +463,14 @@ void AppendKey(std::string* out, const Key& key) {
   out->push_back('}');
 }
 
+void AppendColumn(std::string* out, const ColumnValue& cv) {
+  out->append("{\"hlc\":\"");
+  out->append(Hlc::Encode(cv.hlc));
+  out->append("\",\"value\":");
+  AppendValue(out, cv.value);
+  out->push_back('}');
+}
+
 void AppendColumns(std::string* out, const Columns& columns) {
   out->push_back('{');
   bool first = true;
@@ -470,11 +478,8 @@ void AppendColumns(std::string* out, const Columns& columns) {
     if (!first) out->push_back(',');
     first = false;
     AppendString(out, name);
-    out->append(":{\"hlc\":\"");
-    out->append(Hlc::Encode(cv.hlc));
-    out->append("\",\"value\":");
-    AppendValue(out, cv.value);
-    out->push_back('}');
+    out->push_back(':');
+    AppendColumn(out, cv);
   }
   out->push_back('}');
 }

@@ -85,6 +85,7 @@ void AppendString(std::string* out, std::string_view s);
 void AppendValue(std::string* out, const Value& v);
 void AppendKey(std::string* out, const Key& key);             // Dump(KeyToJson(key))
 void AppendColumns(std::string* out, const Columns& columns);  // Dump(ColumnsToJson(columns))
+void AppendColumn(std::string* out, const ColumnValue& column);  // one entry of AppendColumns: {"hlc":..,"value":..}
 
 // Standard base64 (RFC 4648 §4) with padding; Decode rejects anything non-canonical.
 std::string Base64Encode(const std::vector<uint8_t>& bytes);
