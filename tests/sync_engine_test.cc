@@ -594,6 +594,21 @@ TEST_F(SyncEngineTest, MisconfiguredTableRefusesWritesInsteadOfSkippingCapture) 
   EXPECT_EQ(late.List().size(), 1u);
 }
 
+// A column the protocol cannot name would give operations nobody can send or read back: the table refuses
+// writes with a reason instead.
+TEST_F(SyncEngineTest, TableWithAColumnNameThatIsNoIdentifierRefusesWrites) {
+  SyncConfig c = Config();
+  c.tables["odd"] = TrackedTable{{"id"}, {}};
+  SyncClient odd(c, kSchema);
+  odd.ExecOk("CREATE TABLE odd(id TEXT PRIMARY KEY, \"we\"\"ird name\" TEXT)");
+  Status s = MapCaptureError(odd.Exec("INSERT INTO odd VALUES ('x', 'y')"));
+  EXPECT_EQ(s.code(), "INVALID_ARGUMENT") << s.ToString();
+  EXPECT_NE(s.message().find("we\\\"ird name"), std::string::npos) << s.message();
+  EXPECT_EQ(odd.Int("SELECT count(*) FROM odd"), 0);
+  odd.ExecOk("INSERT INTO items VALUES ('a', 'A', 1)");  // other tables are unaffected
+  ASSERT_EQ(odd.List().size(), 1u);
+}
+
 TEST_F(SyncEngineTest, UnauthorizedKeepsEverythingPendingUntilANewToken) {
   client.ExecOk("INSERT INTO items VALUES ('a', 'A', 1)");
   SettleReads();

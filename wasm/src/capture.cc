@@ -93,6 +93,14 @@ Status Engine::InstallTriggers() {
       if (!known.count(k) && mismatch.ok())
         mismatch = Status::Error("INVALID_ARGUMENT", "sync.tables." + name + ".primaryKey: the table has no column \"" +
                                                          k + "\"; name its primary-key column(s).");
+    // Column names travel in the protocol as identifiers: a name the server could not accept (e.g. with a
+    // quote or a space) would make operations nobody can send or read back.
+    for (const auto& c : all)
+      if (!protocol::IsIdentifier(c) && mismatch.ok())
+        mismatch = Status::Error("INVALID_ARGUMENT", "The synced table \"" + name + "\" has a column named " +
+                                                         protocol::json::Dump(protocol::json::Json(c)) +
+                                                         "; synced columns need names of letters, digits and _ "
+                                                         "(not starting with a digit). Rename the column.");
     for (const auto& [col, policy] : t.policy.columns)
       if (!known.count(col) && mismatch.ok())
         mismatch = Status::Error("INVALID_ARGUMENT", "sync.tables." + name + ".columns." + col +
