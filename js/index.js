@@ -26,13 +26,13 @@ export async function open(name, options = {}) {
       /* the worker reports the bad URL */
     }
   }
-  // Literal new URL(..., import.meta.url) so bundlers find and emit the worker: js/worker.js bundled into
-  // one file by scripts/bundle-worker.mjs.
   // The WASM compiles here, on the browser's compile threads, while the worker thread starts (tens of ms on a
   // cold start), and goes to the worker as a compiled module. Only for the default worker: a custom one may
   // load its engine from elsewhere. Any failure here just leaves the worker to fetch and compile it itself,
   // and report the error.
   const compiled = workerUrl ? null : compileEngine(new URL('./engine/outpost-engine.wasm', import.meta.url));
+  // Literal new URL(..., import.meta.url) so bundlers find and emit the worker: js/worker.js bundled into
+  // one file by scripts/bundle-worker.mjs.
   const worker = workerUrl
     ? new Worker(workerUrl, { type: 'module', name: `outpost:${name}` })
     : new Worker(new URL('./engine/outpost-worker.js', import.meta.url), { type: 'module', name: `outpost:${name}` });

@@ -260,14 +260,13 @@ Status Engine::RecordRowOp(const TableInfo& t, protocol::Operation op) {
 
 // The columns of a pending upsert with `fresh` folded in. Each fresh column replaces the pending entry, in
 // SQLite's json_set: capture runs on every tracked write, and SQLite's JSON code costs a fraction of building
-// a JSON tree here (bench/sync.mjs, update case). A counter column already in the op adds up instead, and
-// names json_set cannot address take the parse-and-rewrite path.
+// a JSON tree here (bench/sync.mjs, update case). Column names are identifiers (InstallTriggers refuses
+// others), so `$."name"` addresses each. A counter column already in the op adds up instead, in C++.
 Status Engine::MergeColumnsText(const TableInfo& t, const std::string& old_text, protocol::Columns fresh,
                                 std::string* out) {
   bool simple = true;
   for (const auto& [name, cv] : fresh)
-    if (t.policy.ForColumn(name) == merge::Policy::kCounter || name.find_first_of("\"\\") != std::string::npos)
-      simple = false;
+    if (t.policy.ForColumn(name) == merge::Policy::kCounter) simple = false;
   if (simple) {
     std::string sql = "SELECT json_set(?1";
     for (size_t i = 0; i < fresh.size(); ++i)
@@ -277,7 +276,9 @@ Status Engine::MergeColumnsText(const TableInfo& t, const std::string& old_text,
     int n = 2;
     for (const auto& [name, cv] : fresh) {
       q.Bind(n++, "$.\"" + name + "\"");
-      q.Bind(n++, ColumnText(cv));
+      std::string column;
+      protocol::json::AppendColumn(&column, cv);
+      q.Bind(n++, column);
     }
     if (q.Step() && !q.Null(0)) {
       *out = q.Text(0);

@@ -114,12 +114,6 @@ Status ParseKeyText(const std::string& text, protocol::Key* key) {
   return pj::GetKey(j, "key", protocol::Limits{}, key);
 }
 
-std::string ColumnText(const protocol::ColumnValue& cv) {
-  std::string out;
-  pj::AppendColumn(&out, cv);
-  return out;
-}
-
 std::string ColumnsText(const protocol::Columns& columns) {
   std::string out;
   pj::AppendColumns(&out, columns);

@@ -11,10 +11,11 @@ namespace outpost::sync {
 namespace pj = protocol::json;
 
 namespace {
-// A JSON array of outbox seqs, bound to `seq IN (SELECT value FROM json_each(?1))`: one statement text.
-std::string SeqList(const std::vector<int64_t>& seqs) {
+// A JSON array of the rows' outbox seqs, bound to `seq IN (SELECT value FROM json_each(?1))`: one statement
+// text.
+std::string SeqList(const std::vector<OpRow>& rows) {
   std::string s = "[";
-  for (int64_t seq : seqs) s += (s.size() > 1 ? "," : "") + std::to_string(seq);
+  for (const OpRow& row : rows) s += (s.size() > 1 ? "," : "") + std::to_string(row.seq);
   return s + "]";
 }
 constexpr const char* kInflightOfBatch = "state = 1 AND seq IN (SELECT value FROM json_each(?1))";
@@ -48,12 +49,11 @@ Status Engine::ClaimBatch(int64_t now_ms, Action* action) {
                                     {"pending", static_cast<int64_t>(GetStatus().pending)}}));
   }
   OUTPOST_RETURN_IF_ERROR(Begin());
-  InFlight req{true, 0, now_ms, {}, {}, {}, full};
-  for (const auto& row : rows) req.seqs.push_back(row.seq);
+  InFlight req{true, 0, now_ms, {}, {}, full};
   {
     Stmt q = sql_("UPDATE _outpost_outbox SET state = 1, attempts = attempts + 1, sent = 1, updated_ms = ?2"
                   " WHERE seq IN (SELECT value FROM json_each(?1))");
-    if (Status s = q.Bind(1, SeqList(req.seqs)).Bind(2, now_ms).Run(); !s.ok()) {
+    if (Status s = q.Bind(1, SeqList(rows)).Bind(2, now_ms).Run(); !s.ok()) {
       Rollback();
       return s;
     }
@@ -118,9 +118,9 @@ Status Engine::RequeueBatch(int64_t now_ms, std::optional<int64_t> retry_after_m
                             const std::string& reason) {
   InFlight req = std::move(push_);
   push_ = {};
-  if (req.seqs.empty()) return Status::OK();
+  if (req.rows.empty()) return Status::OK();
   std::vector<OpRow> rows;
-  OUTPOST_RETURN_IF_ERROR(ReadOps(kInflightOfBatch, {SeqList(req.seqs)}, req.seqs.size(), &rows));
+  OUTPOST_RETURN_IF_ERROR(ReadOps(kInflightOfBatch, {SeqList(req.rows)}, req.rows.size(), &rows));
   OUTPOST_RETURN_IF_ERROR(Begin());
   const size_t mark = events_.size();
   Status s;
@@ -152,7 +152,7 @@ Status Engine::FailBatch(int64_t now_ms, const std::string& code, const std::str
   InFlight req = std::move(push_);
   push_ = {};
   std::vector<OpRow> rows;
-  OUTPOST_RETURN_IF_ERROR(ReadOps(kInflightOfBatch, {SeqList(req.seqs)}, req.seqs.size(), &rows));
+  OUTPOST_RETURN_IF_ERROR(ReadOps(kInflightOfBatch, {SeqList(req.rows)}, req.rows.size(), &rows));
   OUTPOST_RETURN_IF_ERROR(Begin());
   const size_t mark = events_.size();
   Status s;
@@ -168,7 +168,7 @@ Status Engine::FailBatch(int64_t now_ms, const std::string& code, const std::str
 }
 
 Status Engine::OnPushResult(const TransportResult& result, int64_t now_ms) {
-  const size_t batch = push_.seqs.size();
+  const size_t batch = push_.rows.size();
   if (result.retry_after_ms && (result.http_status == 429 || result.http_status == 503))
     push_hold_until_ms_ = std::max(push_hold_until_ms_, now_ms + *result.retry_after_ms);
   NoteContact(result, now_ms, false);
@@ -214,7 +214,7 @@ Status Engine::ApplyPushResponse(const protocol::PushResponse& response, int64_t
   std::set<int64_t> inflight;
   {
     Stmt q = sql_(std::string("SELECT seq FROM _outpost_outbox WHERE ") + kInflightOfBatch);
-    q.Bind(1, SeqList(push_.seqs));
+    q.Bind(1, SeqList(push_.rows));
     while (q.Step()) inflight.insert(q.Int(0));
     OUTPOST_RETURN_IF_ERROR(q.status());
   }

@@ -319,7 +319,7 @@ Action Engine::Next(int64_t now_ms) {
     req.cursor = cursor_;
     req.limit = static_cast<int64_t>(std::max<size_t>(1, config_.pull_page_size));
     req.scopes = config_.scopes;
-    pull_ = InFlight{true, ++next_request_id_, now_ms, {}, {}, {}, false};
+    pull_ = InFlight{true, ++next_request_id_, now_ms, {}, {}, false};
     pull_requested_ = false;
     action.kind = Action::kPull;
     action.request_id = pull_.id;
@@ -328,7 +328,7 @@ Action Engine::Next(int64_t now_ms) {
     return action;
   }
   if (!paused_ && !heartbeat_.active && pushes_.empty() && !pull_.active && link_->NextProbeAt(now_ms) <= now_ms) {
-    heartbeat_ = InFlight{true, ++next_request_id_, now_ms, {}, {}, {}, false};
+    heartbeat_ = InFlight{true, ++next_request_id_, now_ms, {}, {}, false};
     action.kind = Action::kHeartbeat;
     action.request_id = heartbeat_.id;
     return action;

@@ -57,7 +57,6 @@ struct InFlight {
   bool active = false;
   int64_t id = 0;
   int64_t sent_ms = 0;
-  std::vector<int64_t> seqs;  // push: the claimed outbox rows, in request order
   protocol::PushRequest push;
   std::vector<OpRow> rows;  // push: those rows as claimed (state inflight), in request order
   bool full = false;         // push: the batch took as many ops as it could (more were waiting)
@@ -228,7 +227,6 @@ class Engine final : public SyncEngine {
 std::string KeyText(const protocol::Key& key);
 Status ParseKeyText(const std::string& text, protocol::Key* key);
 std::string ColumnsText(const protocol::Columns& columns);
-std::string ColumnText(const protocol::ColumnValue& column);  // one entry of ColumnsText: {"hlc":..,"value":..}
 Status ParseColumnsText(const std::string& text, protocol::Columns* columns);
 std::string ValueJson(const Value& v);
 
