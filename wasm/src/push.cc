@@ -121,6 +121,21 @@ Status Engine::RequeueBatch(int64_t now_ms, std::optional<int64_t> retry_after_m
   if (req.rows.empty()) return Status::OK();
   std::vector<OpRow> rows;
   OUTPOST_RETURN_IF_ERROR(ReadOps(kInflightOfBatch, {SeqList(req.rows)}, req.rows.size(), &rows));
+  // A temporary failure. Two backoffs:
+  //  - one for the whole batch, from its most tried operation: its operations stay one batch rather than
+  //    coming back one request each;
+  //  - one for the device, from the pushes failed in a row: no push at all before it ends. With many
+  //    operations pending, per-operation delays alone would let some operation be due every few ms, and the
+  //    device would hammer a recovering server. A push that gets through resets it, so one operation the
+  //    server keeps failing on (isolated by halved batches) does not hold back the others for long.
+  int64_t delay = 0;
+  if (count_attempt) {
+    int attempts = 1;
+    for (const auto& row : rows) attempts = std::max(attempts, row.entry.attempts);
+    delay = RetryDelay(config_.retry, attempts, Random01(), retry_after_ms);
+    push_hold_until_ms_ = std::max(push_hold_until_ms_, now_ms + RetryDelay(config_.retry, ++push_failures_,
+                                                                             Random01(), retry_after_ms));
+  }
   OUTPOST_RETURN_IF_ERROR(Begin());
   const size_t mark = events_.size();
   Status s;
@@ -136,7 +151,6 @@ Status Engine::RequeueBatch(int64_t now_ms, std::optional<int64_t> retry_after_m
       s = SetState(row.seq, kFailedState, now_ms, 0, "RETRIES_EXHAUSTED", message);
       if (s.ok()) OpFailedEvent(row, "RETRIES_EXHAUSTED", message);
     } else {
-      const int64_t delay = RetryDelay(config_.retry, attempts, Random01(), retry_after_ms);
       s = SetState(row.seq, kPendingState, now_ms, now_ms + delay, "", "");
     }
     if (!s.ok()) break;
@@ -169,8 +183,6 @@ Status Engine::FailBatch(int64_t now_ms, const std::string& code, const std::str
 
 Status Engine::OnPushResult(const TransportResult& result, int64_t now_ms) {
   const size_t batch = push_.rows.size();
-  if (result.retry_after_ms && (result.http_status == 429 || result.http_status == 503))
-    push_hold_until_ms_ = std::max(push_hold_until_ms_, now_ms + *result.retry_after_ms);
   NoteContact(result, now_ms, false);
   switch (Classify(result)) {
     case Verdict::kOk: {
@@ -183,6 +195,10 @@ Status Engine::OnPushResult(const TransportResult& result, int64_t now_ms) {
       return ApplyPushResponse(response, now_ms);
     }
     case Verdict::kRetry: {
+      // A 5xx other than 503 (unavailable) may come from one operation the server cannot handle: smaller
+      // batches isolate it, so the others still get through (the limit grows back with each answered push).
+      if (result.http_status >= 500 && result.http_status != 503 && batch > 1)
+        batch_limit_ = std::max<size_t>(1, batch / 2);
       const auto e = ErrorOf(result);
       return RequeueBatch(now_ms, result.retry_after_ms, true, e.message);
     }
@@ -258,6 +274,7 @@ Status Engine::ApplyPushResponse(const protocol::PushResponse& response, int64_t
     return requeue.ok() ? s : requeue;
   }
   push_ = {};
+  push_failures_ = 0;
   CountsChanged();
   if (counted) {
     status_pending_ = pending - answered;

@@ -291,9 +291,9 @@ Action Engine::Next(int64_t now_ms) {
   (void)Housekeeping(now_ms);
   link_->Update(now_ms);
   const bool can_send = link_->may_send() && !paused_ && token_;
-  // A push answered 429/503 with Retry-After: no push from this device before that time, not only the
-  // refused operations (RFC 9110 §10.2.3). Pulls keep their own backoff (a draining server may still serve
-  // reads).
+  // After a failed push no push from this device before its backoff (and any Retry-After, RFC 9110
+  // §10.2.3) has passed, not only for the refused operations. Pulls keep their own backoff (a draining
+  // server may still serve reads).
   const bool push_held = now_ms < push_hold_until_ms_;
   // Another push beside those in flight only while they are full batches: a backlog is drained in parallel,
   // a trickle of writes still goes one batch at a time (and sees a Retry-After before sending more).

@@ -213,12 +213,15 @@ class Engine final : public SyncEngine {
   int64_t pull_retry_at_ms_ = 0;
   int pull_attempts_ = 0;
   std::string cursor_;
-  size_t batch_limit_ = 0;  // current batch size (halved on 413)
+  size_t batch_limit_ = 0;  // current batch size (halved on 413 and on a 5xx other than 503)
   int64_t last_prune_ms_ = -1;
   bool stale_reported_ = false;
   int64_t last_contact_ms_ = 0;
-  int64_t push_hold_until_ms_ = 0;  // a push answered with Retry-After: no push before it  // last successful push or pull (persisted as last_synced_at across restarts)
-  int64_t last_synced_at_ms_ = 0;
+  // No push before this time: set by a failed push (its batch's backoff, at least any Retry-After), so a
+  // device with many pending operations sends one retry per backoff period, not one per operation.
+  int64_t push_hold_until_ms_ = 0;
+  int push_failures_ = 0;           // pushes failed in a row (temporary failures); reset by an answered push
+  int64_t last_synced_at_ms_ = 0;   // last successful push or pull (persisted as last_synced_at across restarts)
 
   std::vector<Event> events_;
 };
