@@ -157,6 +157,7 @@ class BatchApplier {
     if (m.conflict()) {
       out.status = OpStatus::kConflict;
       out.deleted = row.state.deleted;
+      out.refused = m.conflicts;
       if (!row.state.deleted) {
         for (const auto& [name, col] : row.state.columns) out.current[name] = {col.value, col.hlc};
       }

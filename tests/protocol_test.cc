@@ -157,23 +157,34 @@ TEST(Protocol, SafeIntegersArePlainNumbersAndOthersBigints) {
 
 TEST(Protocol, PushResponseRoundTrip) {
   PushResponse m;
-  m.results.push_back(OpResult{kId1, false, OpOutcome{OpStatus::kApplied, 101, {}, false, "", ""}});
-  OpOutcome conflict{OpStatus::kConflict, 99, {}, false, "", ""};
+  m.results.push_back(OpResult{kId1, false, OpOutcome{OpStatus::kApplied, 101, {}, false, "", "", {}}});
+  OpOutcome conflict{OpStatus::kConflict, 99, {}, false, "", "", {}};
   conflict.current = {{"title", {Value{std::string("server")}, Ts(7, 1, 2)}},
                       {"data", {Value{Blob{{9, 8}}}, Ts(7)}},
                       {"big", {Value{std::numeric_limits<int64_t>::min()}, Ts(7)}}};
+  conflict.refused = {"title"};
   m.results.push_back(OpResult{kId2, false, conflict});
   m.results.push_back(
-      OpResult{kId3, false, OpOutcome{OpStatus::kRejected, 0, {}, false, "UNKNOWN_TABLE", "No table \"x\"."}});
+      OpResult{kId3, false, OpOutcome{OpStatus::kRejected, 0, {}, false, "UNKNOWN_TABLE", "No table \"x\".", {}}});
   m.results.push_back(
-      OpResult{"0190a6f2-7c3e-7abc-8def-0123456789ae", true, OpOutcome{OpStatus::kApplied, 55, {}, false, "", ""}});
+      OpResult{"0190a6f2-7c3e-7abc-8def-0123456789ae", true, OpOutcome{OpStatus::kApplied, 55, {}, false, "", "", {}}});
   m.results.push_back(OpResult{"0190a6f2-7c3e-7abc-8def-0123456789af", true, conflict});
   m.results.push_back(OpResult{"0190a6f2-7c3e-7abc-8def-0123456789b0", false,
-                               OpOutcome{OpStatus::kConflict, 12, {}, true, "", ""}});  // deleted on the server
+                               OpOutcome{OpStatus::kConflict, 12, {}, true, "", "", {}}});  // deleted on the server
   ExpectRoundTrip(m);
   EXPECT_EQ(m.results[3].status(), OpStatus::kDuplicate);
   EXPECT_EQ(m.results[1].status(), OpStatus::kConflict);
   ExpectRoundTrip(PushResponse{});
+  // `refused` is optional (older servers send none) and holds column names only.
+  const std::string wire = protocol::Encode(m);
+  ASSERT_NE(wire.find(R"("refused":["title"])"), std::string::npos) << wire;
+  PushResponse bad;
+  std::string text = wire;
+  text.replace(text.find(R"(["title"])"), 9, R"(["no such"])");
+  EXPECT_EQ(DecodeAs(text, &bad).code(), "INVALID_ARGUMENT");
+  text = wire;
+  text.replace(text.find(R"(["title"])"), 9, R"("title")");
+  EXPECT_EQ(DecodeAs(text, &bad).code(), "INVALID_ARGUMENT");
 }
 
 TEST(Protocol, PullRoundTrips) {

@@ -1328,6 +1328,37 @@ TEST_F(SyncEngineTest, ManualConflictIsRecordedAndTheRowTakesTheServersValue) {
   EXPECT_EQ(client.engine->DropConflict(id).code(), "NOT_FOUND");
 }
 
+// What the server refused is decided by the server's policy, not the client's configuration: a client that
+// believes docs.body is last-writer-wins still records the conflict a manual server reports, and its row
+// takes the server's value, whether the server lists the refused columns or (an older server) does not.
+// Before, the edit was marked done, the local row kept "mine", the server "theirs", and nothing was raised.
+TEST(SyncEngineConflicts, AClientWithAnotherPolicyStillRecordsWhatTheServerRefused) {
+  for (bool listed : {true, false}) {
+    SCOPED_TRACE(listed ? "the server lists refused columns" : "an older server");
+    FakeServer server = Server(Config());  // docs.body: manual
+    server.list_refused = listed;
+    SyncConfig lww = Config();
+    lww.tables["docs"] = TrackedTable{{"id"}, merge::TablePolicy{}};
+    SyncClient client(lww, kSchema);
+    client.ExecOk("INSERT INTO docs VALUES ('d', 'base', 't')");
+    client.SyncAll(server);
+    protocol::Operation theirs = RemoteUpsert("d", client.now + 10, {{"body", std::string("theirs")}}, "docs");
+    theirs.base_version = server.version;
+    server.RemoteWrite(theirs);
+    client.now += 100;
+    client.ExecOk("UPDATE docs SET body = 'mine', tag = 'u' WHERE id = 'd'");
+    client.SyncAll(server);
+    auto conflicts = client.Events("conflict");
+    ASSERT_EQ(conflicts.size(), 1u);
+    EXPECT_NE(conflicts[0].json.find(R"("fields":{"body":{"local":"mine","remote":"theirs"}})"), std::string::npos)
+        << conflicts[0].json;
+    EXPECT_EQ(client.Text("SELECT body FROM docs WHERE id = 'd'"), "theirs");
+    EXPECT_EQ(client.Text("SELECT tag FROM docs WHERE id = 'd'"), "u");
+    EXPECT_EQ(std::get<std::string>(server.Find("docs", {{"id", std::string("d")}})->state.columns.at("tag").value),
+              "u");
+  }
+}
+
 TEST_F(SyncEngineTest, EditingOurOwnManualValueAgainBeforeThePullDoesNotConflict) {
   client.ExecOk("INSERT INTO docs VALUES ('d', 'v0', 't')");
   client.SyncAll(server);

@@ -28,6 +28,7 @@ class FakeServer {
   std::map<std::pair<std::string, std::string>, Row> rows;  // (table, key JSON) → row
   std::map<std::string, protocol::OpOutcome> seen;          // op id → first outcome
   std::vector<protocol::Operation> custom_log;              // custom ops, in application order
+  bool list_refused = true;  // conflict results list the refused columns (false: a server before that field)
   std::vector<std::string> applied_ids;                     // every op applied (not duplicates), in order
   int64_t version = 0;
   int push_requests = 0, pull_requests = 0;
@@ -109,6 +110,7 @@ class FakeServer {
       out.status = protocol::OpStatus::kConflict;
       out.version = row.state.version;
       out.deleted = row.state.deleted;
+      if (list_refused) out.refused = m.conflicts;
       if (!row.state.deleted)
         for (const auto& [c, cs] : row.state.columns) out.current[c] = protocol::ColumnValue{cs.value, cs.hlc};
       return out;

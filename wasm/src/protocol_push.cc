@@ -166,8 +166,9 @@ Status DecodeOutcome(const Json& j, const std::string& path, bool with_id, const
                                     : json::ExpectObject(j, path, {"status", "version"}));
   } else if (status == "conflict") {
     out->status = OpStatus::kConflict;
-    OUTPOST_RETURN_IF_ERROR(with_id ? json::ExpectObject(j, path, {"id", "status", "version", "deleted", "columns"})
-                                    : json::ExpectObject(j, path, {"status", "version", "deleted", "columns"}));
+    OUTPOST_RETURN_IF_ERROR(
+        with_id ? json::ExpectObject(j, path, {"id", "status", "version", "deleted", "columns", "refused"})
+                : json::ExpectObject(j, path, {"status", "version", "deleted", "columns", "refused"}));
   } else if (status == "rejected") {
     out->status = OpStatus::kRejected;
     OUTPOST_RETURN_IF_ERROR(with_id ? json::ExpectObject(j, path, {"id", "status", "code", "message"})
@@ -191,6 +192,18 @@ Status DecodeOutcome(const Json& j, const std::string& path, bool with_id, const
   OUTPOST_RETURN_IF_ERROR(json::GetColumns(*f, Member(path, "columns"), limits, &out->current));
   if (out->deleted && !out->current.empty()) {
     return Invalid(Member(path, "columns"), "must be empty when the row is deleted");
+  }
+  // Optional (servers before it sent none): the refused column names.
+  auto refused = j.find("refused");
+  if (refused == j.end()) return Status::OK();
+  const std::string refused_path = Member(path, "refused");
+  if (!refused->is_array()) return Invalid(refused_path, "expected an array of column names");
+  if (refused->size() > limits.max_columns)
+    return Invalid(refused_path, "at most " + std::to_string(limits.max_columns) + " columns");
+  for (size_t i = 0; i < refused->size(); ++i) {
+    std::string name;
+    OUTPOST_RETURN_IF_ERROR(json::GetIdentifier((*refused)[i], refused_path + "[" + std::to_string(i) + "]", &name));
+    out->refused.push_back(std::move(name));
   }
   return Status::OK();
 }
@@ -220,6 +233,7 @@ void EncodeOutcome(const OpOutcome& o, Json* j) {
       (*j)["version"] = o.version;
       (*j)["deleted"] = o.deleted;
       (*j)["columns"] = json::ColumnsToJson(o.current);
+      if (!o.refused.empty()) (*j)["refused"] = o.refused;
       return;
     default:
       (*j)["status"] = "applied";

@@ -395,22 +395,30 @@ Status Engine::ApplyConflict(const OpRow& row, const protocol::OpOutcome& outcom
     for (const auto& l : later)
       for (const auto& [name, cv] : l.entry.op.columns) later_edits.insert(name);
   }
-  // Columns the server refused: manual / first-writer-wins edits, or any edit of a delete-wins tombstone.
+  // Columns the server refused (manual / first-writer-wins edits, any edit of a delete-wins tombstone): the
+  // server's policy decides, not this client's configuration, which may differ (a mismatch must not lose an
+  // edit silently). The server lists them; one that predates the list is read by the local policy, plus any
+  // column where the server kept an older value than ours (only a refusal explains that), and a refused
+  // upsert on a tombstone (only delete-wins refuses one) refuses every column.
+  const std::set<std::string> listed(outcome.refused.begin(), outcome.refused.end());
   pj::Json fields = pj::Json::object();
   std::vector<std::pair<std::string, protocol::ColumnValue>> forced;
   std::set<std::string> refused_columns;
   for (const auto& [name, cv] : op.columns) {
     merge::Policy p = t->policy.ForColumn(name);
     auto remote = outcome.current.find(name);
+    const bool differs = remote != outcome.current.end() && remote->second.value != cv.value;
     bool refused;
-    if (outcome.deleted) refused = t->policy.table == merge::Policy::kDeleteWins;
-    else refused = (p == merge::Policy::kManual || p == merge::Policy::kFirstWriterWins) &&
-                   remote != outcome.current.end() && remote->second.value != cv.value;
+    if (!listed.empty()) refused = listed.count(name) > 0;
+    else if (outcome.deleted) refused = true;
+    else refused = differs && (p == merge::Policy::kManual || p == merge::Policy::kFirstWriterWins ||
+                               remote->second.hlc < cv.hlc);
     if (!refused) continue;
     refused_columns.insert(name);
     Value remote_value = remote == outcome.current.end() ? Value() : remote->second.value;
     fields[name] = pj::Json{{"local", pj::ValueToJson(cv.value)}, {"remote", pj::ValueToJson(remote_value)}};
-    if (!outcome.deleted && !later_edits.count(name)) forced.emplace_back(name, remote->second);
+    if (!outcome.deleted && remote != outcome.current.end() && !later_edits.count(name))
+      forced.emplace_back(name, remote->second);
   }
   // The local row takes the server's value of a refused column, so both sides agree until the user picks
   // (the conflict record keeps the local value), unless a later local edit of it is still on its way.

@@ -113,6 +113,10 @@ struct OpOutcome {
   bool deleted = false;                  // conflict: the row is a tombstone on the server
   std::string code;                      // rejected: reason code, e.g. UNKNOWN_TABLE
   std::string message;                   // rejected: what to do
+  // conflict: the operation's columns the server refused (it kept its own value), as its table policy
+  // decided; the client records a conflict for each, whatever policy it was configured with. Empty from
+  // servers that predate the field: the client then infers them (sync.md, "Conflicts").
+  std::vector<std::string> refused;
   bool operator==(const OpOutcome&) const = default;
 };
 
