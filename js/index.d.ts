@@ -172,6 +172,9 @@ export interface EventMap {
   conflict: Conflict;
   stale: { offlineMs: number; pending: number };
   change: { tables: string[] };
+  'clock-drift': { message: string; serverTimeMs?: number; deviceTimeMs?: number };
+  /** Synced tables that do not exist yet: pulls wait until they are created (nothing is skipped). */
+  'tables-missing': { tables: string[]; message: string };
 }
 
 export type ErrorCodeName =

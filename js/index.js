@@ -108,7 +108,8 @@ export class Database {
   }
 
   /**
-   * Subscribes to an event: 'status', 'op-failed', 'synced', 'auth-required', 'conflict', 'stale', 'change'.
+   * Subscribes to an event: 'status', 'op-failed', 'synced', 'auth-required', 'conflict', 'stale', 'change',
+   * 'clock-drift', 'tables-missing'.
    * @returns {() => void} unsubscribe
    */
   on(name, fn) {

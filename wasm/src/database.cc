@@ -199,8 +199,14 @@ Status Database::Exec(const std::string& sql, const Params& params, ExecResult* 
   if (!db_) return Status::Error("INVALID_STATE", "The database is closed; open it again.", sql);
   const char* head = sql.c_str();
   bool first = true;
+  bool wrote = false;  // the previous statement of this script was not read-only
   int64_t changes = 0;
   while (*head) {
+    if (wrote && statement_hook_ && !in_hook_) {
+      in_hook_ = true;
+      statement_hook_();
+      in_hook_ = false;
+    }
     sqlite3_stmt* stmt = first ? cache_->Take(sql) : nullptr;
     const char* tail = nullptr;
     bool cacheable = false;
@@ -226,7 +232,8 @@ Status Database::Exec(const std::string& sql, const Params& params, ExecResult* 
       }
       if (rc != SQLITE_DONE) s = Status::FromSqlite(rc, sqlite3_errmsg(db_), sql);
     }
-    changes = sqlite3_stmt_readonly(stmt) ? 0 : sqlite3_changes64(db_);
+    wrote = !sqlite3_stmt_readonly(stmt);
+    changes = wrote ? sqlite3_changes64(db_) : 0;
     if (cacheable)
       cache_->Give(sql, stmt);
     else

@@ -71,6 +71,7 @@ Engine::Engine(Database* db, const SyncConfig& config, std::span<const uint8_t, 
 }
 
 Engine::~Engine() {
+  db_->SetStatementHook(nullptr);
   sqlite3* db = db_->handle();
   if (!db) return;
   for (const auto& [name, t] : tables_) {
@@ -130,6 +131,8 @@ Status Engine::Init(int64_t now_ms) {
   OUTPOST_RETURN_IF_ERROR(LoadState(now_ms));
   OUTPOST_RETURN_IF_ERROR(RegisterFunctions());
   OUTPOST_RETURN_IF_ERROR(InstallTriggers());
+  // A script that creates a tracked table and writes to it (one exec): its writes are captured too.
+  db_->SetStatementHook([this] { (void)MaybeReinstall(); });
   ConnectivityConfig cc;
   cc.transitioning_ms = config_.transitioning_ms;
   cc.heartbeat_online_ms = config_.heartbeat_online_ms;
@@ -150,6 +153,23 @@ void Engine::SetTime(int64_t now_ms) {
 }
 
 void Engine::Emit(const std::string& name, const std::string& json) { events_.push_back(Event{name, json}); }
+
+bool Engine::TablesReady() {
+  std::string missing;
+  pj::Json list = pj::Json::array();
+  for (const auto& [name, t] : tables_) {
+    if (t.exists) continue;
+    missing += name + ",";
+    list.push_back(name);
+  }
+  if (missing != missing_reported_ && !missing.empty())
+    Emit("tables-missing",
+         pj::Dump(pj::Json{{"tables", list},
+                           {"message", "Pulls wait until every synced table exists; create these tables (before or "
+                                       "after open()), or remove them from sync.tables."}}));
+  missing_reported_ = missing;
+  return missing.empty();
+}
 
 SyncStatus Engine::GetStatus() const {
   SyncStatus s;
@@ -313,7 +333,10 @@ Action Engine::Next(int64_t now_ms) {
   // the pushes in flight are writing.
   const bool pushes_first = max_pushes > 1 && !pushes_.empty();
   const bool pull_due = pull_requested_ || (config_.pull_interval_ms > 0 && now_ms >= next_pull_ms_);
-  if (can_send && !pushes_first && !pull_.active && now_ms >= pull_retry_at_ms_ && pull_due) {
+  // Pulls wait while a tracked table does not exist yet (the app creates it after open(), e.g. in its
+  // migrations): a page would have nowhere to put that table's rows, and the cursor would move past them.
+  const bool tables_ready = TablesReady();
+  if (can_send && !pushes_first && !pull_.active && now_ms >= pull_retry_at_ms_ && pull_due && tables_ready) {
     protocol::PullRequest req;
     req.client_id = client_id_;
     req.cursor = cursor_;
@@ -345,7 +368,7 @@ Action Engine::Next(int64_t now_ms) {
     if (q.Bind(1, now_ms).Step() && !q.Null(0)) consider(std::max(q.Int(0), push_hold_until_ms_));
     if (push_hold_until_ms_ > now_ms) consider(push_hold_until_ms_);
   }
-  if (can_send && !pull_.active && !pushes_first) {
+  if (can_send && !pull_.active && !pushes_first && tables_ready) {  // else a write (CREATE TABLE) wakes it
     if (pull_requested_) consider(pull_retry_at_ms_);
     else if (config_.pull_interval_ms > 0) consider(std::max(next_pull_ms_, pull_retry_at_ms_));
   }

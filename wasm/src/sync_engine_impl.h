@@ -202,6 +202,8 @@ class Engine final : public SyncEngine {
   InFlight push_, pull_, heartbeat_;
   // Moves the push request `id` from pushes_ into push_; false if none is in flight.
   bool TakePush(int64_t id);
+  // Whether every tracked table exists; reports newly missing ones (tables-missing event).
+  bool TablesReady();
   // push_ back into pushes_ if it is still active (its answer could not be handled: it times out later).
   void KeepPush();
   std::optional<ConnectivityMonitor> link_;  // created at Init (needs the time)
@@ -216,6 +218,7 @@ class Engine final : public SyncEngine {
   size_t batch_limit_ = 0;  // current batch size (halved on 413 and on a 5xx other than 503)
   int64_t last_prune_ms_ = -1;
   bool stale_reported_ = false;
+  std::string missing_reported_;  // tracked tables not created yet, as last reported (tables-missing)
   int64_t last_contact_ms_ = 0;
   // No push before this time: set by a failed push (its batch's backoff, at least any Retry-After), so a
   // device with many pending operations sends one retry per backoff period, not one per operation.

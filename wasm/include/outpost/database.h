@@ -11,6 +11,7 @@
 #define OUTPOST_DATABASE_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -62,6 +63,11 @@ class Database {
   Status Query(const std::string& sql, const Params& params, QueryResult* result);
 
   bool InTransaction() const;
+  // Called before each statement of a multi-statement Exec that follows a statement that wrote (DDL
+  // included), before it is prepared: the sync engine installs the capture triggers of a tracked table an
+  // earlier statement of the same script created, so the script's own writes to it are captured. Not called
+  // again from inside the hook. Empty: none.
+  void SetStatementHook(std::function<void()> hook) { statement_hook_ = std::move(hook); }
   // The database as one plain SQLite file (rollback-journal header, so any sqlite3 shell opens it).
   Status Export(std::vector<uint8_t>* bytes);
   // Checks that `bytes` hold a healthy SQLite database; nothing is written anywhere.
@@ -78,6 +84,8 @@ class Database {
 
   sqlite3* db_;
   std::unique_ptr<StatementCache> cache_;
+  std::function<void()> statement_hook_;
+  bool in_hook_ = false;
 };
 
 }  // namespace outpost
