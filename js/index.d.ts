@@ -173,6 +173,8 @@ export interface EventMap {
   stale: { offlineMs: number; pending: number };
   change: { tables: string[] };
   'clock-drift': { message: string; serverTimeMs?: number; deviceTimeMs?: number };
+  /** A pull refused (4xx) or unreadable; once until a pull succeeds. Pulls keep retrying with backoff. */
+  'pull-failed': { status: number; code: string; message: string; retryAt: number };
   /** Synced tables that do not exist yet: pulls wait until they are created (nothing is skipped). */
   'tables-missing': { tables: string[]; message: string };
 }

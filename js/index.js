@@ -109,7 +109,7 @@ export class Database {
 
   /**
    * Subscribes to an event: 'status', 'op-failed', 'synced', 'auth-required', 'conflict', 'stale', 'change',
-   * 'clock-drift', 'tables-missing'.
+   * 'clock-drift', 'pull-failed', 'tables-missing'.
    * @returns {() => void} unsubscribe
    */
   on(name, fn) {

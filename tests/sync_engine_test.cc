@@ -537,6 +537,38 @@ TEST_F(SyncEngineTest, AnOperationTheServerFailsOnIsIsolatedByHalvingBatches) {
   EXPECT_EQ(server.applied_ids.size(), 39u);
 }
 
+// A pull the server refuses (a 4xx) is retried with backoff, as before, but no longer silently: the app
+// hears `pull-failed` once per streak of refusals; a pull that gets through ends the streak. An offline
+// spell (network errors, 5xx) is normal and raises nothing.
+TEST_F(SyncEngineTest, ARefusedPullIsReportedOncePerStreakAndRetried) {
+  auto drive = [&](int64_t ms, Fault pulls) {
+    const int64_t end = client.now + ms;
+    int sent = 0;
+    for (int steps = 0; client.now < end && steps < 1000; ++steps) {
+      Action a = client.Next();
+      if (a.kind == Action::kIdle) break;
+      if (a.kind == Action::kWait) {
+        client.now = std::min(a.wake_at_ms, end);
+        continue;
+      }
+      sent += a.kind == Action::kPull;
+      ASSERT_TRUE(client.Serve(a, server, a.kind == Action::kPull ? pulls : Fault::kNone).ok());
+    }
+    EXPECT_GT(sent, 0);
+  };
+  drive(60'000, Fault::kServerError);
+  EXPECT_TRUE(client.Events("pull-failed").empty());
+  drive(120'000, Fault::kUnprocessable);
+  auto failed = client.Events("pull-failed");
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_NE(failed[0].json.find(R"("status":422)"), std::string::npos) << failed[0].json;
+  EXPECT_NE(failed[0].json.find(R"("code":"CONSTRAINT")"), std::string::npos) << failed[0].json;
+  client.engine->SyncNow(client.now);
+  drive(1'000, Fault::kNone);
+  drive(120'000, Fault::kUnprocessable);
+  EXPECT_EQ(client.Events("pull-failed").size(), 2u);
+}
+
 TEST_F(SyncEngineTest, MaxAttemptsEndInRetriesExhausted) {
   SyncConfig c = Config();
   c.retry.max_attempts = 2;

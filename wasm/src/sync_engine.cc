@@ -451,10 +451,24 @@ Status Engine::OnPullResult(const TransportResult& result, int64_t now_ms) {
     ++pull_attempts_;
     pull_retry_at_ms_ = now_ms + RetryDelay(config_.retry, pull_attempts_, Random01(), result.retry_after_ms);
     pull_requested_ = true;
+    // Being offline or a struggling server is normal (connectivity says so); an answer that refuses the pull
+    // (a 4xx) or cannot be read is not: the app hears of it once per streak, and the pull keeps retrying.
+    if (verdict != Verdict::kRetry && !pull_failure_reported_) {
+      pull_failure_reported_ = true;
+      protocol::ErrorBody e = ErrorOf(result);
+      if (verdict == Verdict::kOk) {
+        e.code = "INVALID_RESPONSE";
+        e.message = "The server's pull answer could not be read (" + decoded.message() +
+                    "); check that client and server speak the same protocol version.";
+      }
+      Emit("pull-failed", pj::Dump(pj::Json{{"status", result.http_status}, {"code", e.code}, {"message", e.message},
+                                            {"retryAt", pull_retry_at_ms_}}));
+    }
     return decoded;
   }
   last_contact_ms_ = now_ms;
   pull_attempts_ = 0;
+  pull_failure_reported_ = false;
   std::set<std::string> tables;
   // An empty page at the same cursor changes nothing: no transaction (no flush) for an idle periodic pull.
   if (page.resync_required || !page.changes.empty() || page.cursor != cursor_) {

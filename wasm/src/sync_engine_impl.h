@@ -214,6 +214,7 @@ class Engine final : public SyncEngine {
   int64_t next_pull_ms_ = 0;
   int64_t pull_retry_at_ms_ = 0;
   int pull_attempts_ = 0;
+  bool pull_failure_reported_ = false;  // pull-failed emitted for the current streak of refused pulls
   std::string cursor_;
   size_t batch_limit_ = 0;  // current batch size (halved on 413 and on a 5xx other than 503)
   int64_t last_prune_ms_ = -1;
