@@ -13,9 +13,11 @@ set(OUTPOST_SQLITE_DEFINES
   SQLITE_OMIT_LOAD_EXTENSION         # no dlopen in a browser; smaller
   SQLITE_OMIT_SHARED_CACHE
   SQLITE_OMIT_PROGRESS_CALLBACK
+  SQLITE_OMIT_UTF16                  # every string crosses as UTF-8 (Embind, the protocol); 2.6 KB of WASM
   SQLITE_TEMP_STORE=3                # temp tables and statement journals in memory: no temp files in the pool
   SQLITE_USE_ALLOCA
   SQLITE_ENABLE_MATH_FUNCTIONS
+  SQLITE_ENABLE_PREUPDATE_HOOK       # capture sees the rows INSERT OR REPLACE deletes (no trigger fires for them)
 )
 
 # The browser build: one thread (the worker), no OS layer (our SlotVfs is the only VFS).

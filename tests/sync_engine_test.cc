@@ -37,6 +37,18 @@ FakeServer Server(const SyncConfig& c) {
   return server;
 }
 
+// Follows waits and serves pulls and heartbeats until `c` sends a push (bounded), and returns that push
+// (or the last action if none came).
+Action FollowUntilPush(SyncClient& c, FakeServer& server) {
+  Action a = c.Next();
+  for (int i = 0; i < 50 && a.kind != Action::kPush && a.kind != Action::kIdle; ++i) {
+    if (a.kind == Action::kWait) c.now = a.wake_at_ms;
+    else EXPECT_TRUE(c.Serve(a, server).ok());
+    a = c.Next();
+  }
+  return a;
+}
+
 class SyncEngineTest : public ::testing::Test {
  protected:
   SyncEngineTest() : config(Config()), server(Server(config)), client(config, kSchema) {}
@@ -414,12 +426,7 @@ TEST_F(SyncEngineTest, TemporaryFailuresRetryWithJitteredBackoffAndRetryAfter) {
     Action early = client.Next();
     EXPECT_NE(early.kind, Action::kPush);
     client.engine->OnOnlineHint(true, client.now);
-    push = client.Next();
-    for (int i = 0; i < 50 && push.kind != Action::kPush; ++i) {
-      if (push.kind == Action::kWait) client.now = push.wake_at_ms;
-      else ASSERT_TRUE(client.Serve(push, server).ok());
-      push = client.Next();
-    }
+    push = FollowUntilPush(client, server);
     ASSERT_EQ(push.kind, Action::kPush);
     EXPECT_GE(client.now, ops[0].next_attempt_ms);
   }
@@ -432,12 +439,7 @@ TEST_F(SyncEngineTest, TemporaryFailuresRetryWithJitteredBackoffAndRetryAfter) {
   EXPECT_TRUE(server.applied_ids.empty());
   // The whole device holds its pushes back until then: a new write is not pushed either (pulls go on).
   client.ExecOk("INSERT INTO items VALUES ('z', 'Z', 1)");
-  Action next = client.Next();
-  for (int i = 0; i < 50 && next.kind != Action::kPush; ++i) {
-    if (next.kind == Action::kWait) client.now = next.wake_at_ms;
-    else ASSERT_TRUE(client.Serve(next, server).ok());
-    next = client.Next();
-  }
+  Action next = FollowUntilPush(client, server);
   ASSERT_EQ(next.kind, Action::kPush);
   EXPECT_GE(client.now, at + 30'000);
   // An explicit sync now (db.sync.now()) overrides it.
@@ -501,12 +503,7 @@ TEST_F(SyncEngineTest, ABatchRetriedAfterALostAnswerStaysOneBatch) {
   EXPECT_EQ(pending[0].next_attempt_ms, pending[1].next_attempt_ms);
   EXPECT_EQ(pending[0].next_attempt_ms, pending[2].next_attempt_ms);
   // Nothing is pushed before the backoff ends, then the three go together and are answered `duplicate`.
-  Action again = client.Next();
-  for (int i = 0; i < 20 && again.kind != Action::kPush; ++i) {
-    if (again.kind == Action::kWait) client.now = again.wake_at_ms;
-    else ASSERT_TRUE(client.Serve(again, server).ok());
-    again = client.Next();
-  }
+  Action again = FollowUntilPush(client, server);
   ASSERT_EQ(again.kind, Action::kPush);
   EXPECT_GE(client.now, pending[0].next_attempt_ms);
   EXPECT_EQ(Decoded(again).ops.size(), 3u);
@@ -1022,12 +1019,7 @@ TEST_F(SyncPipelineTest, EachBatchFailsRetriesOrTimesOutOnItsOwn) {
   // Nobody answers: the second times out, its ops are pending again, and after the backoff a new batch
   // goes; everything drains later exactly once.
   client.now += config.inflight_timeout_ms + 1;
-  Action again = client.Next();
-  for (int i = 0; i < 50 && again.kind != Action::kPush; ++i) {
-    if (again.kind == Action::kWait) client.now = again.wake_at_ms;
-    else ASSERT_TRUE(client.Serve(again, server).ok());
-    again = client.Next();
-  }
+  Action again = FollowUntilPush(client, server);
   ASSERT_EQ(again.kind, Action::kPush);
   EXPECT_EQ(client.List(OpState::kInflight).size(), Ids(again).size());
   ASSERT_TRUE(client.Serve(second, server).ok());  // a late answer is ignored; the resend is a duplicate
@@ -1414,6 +1406,41 @@ TEST(SyncEngineSchema, ATableCreatedAfterOpenMissesNeitherLocalWritesNorServerRo
   EXPECT_EQ(client.Text("SELECT title FROM items WHERE id = 'remote-item'"), "T");
   EXPECT_NE(server.Find("docs", {{"id", std::string("mine")}}), nullptr);
   EXPECT_EQ(client.Events("tables-missing").size(), 1u);  // reported once
+}
+
+// INSERT OR REPLACE deletes the rows it replaces (by the key, or by any other unique column) before it
+// inserts, and SQLite fires no delete trigger for them. Capture still sees them (preupdate hook): the server
+// ends with the same rows as the device, and a counter replaced with 7 totals 7, not old + 7. Before, the
+// other row stayed on the server and the counter read 12.
+TEST(SyncEngineCapture, InsertOrReplaceReachesTheServerAsTheRowsItDeletedAndTheRowItInserted) {
+  SyncConfig cfg = Config();
+  cfg.tables["u"] = TrackedTable{{"id"}, merge::TablePolicy{}};
+  FakeServer server = Server(cfg);
+  SyncClient client(cfg, std::string(kSchema) + "CREATE TABLE u(id TEXT PRIMARY KEY, email TEXT UNIQUE);");
+  client.ExecOk("INSERT INTO items VALUES ('a', 'A', 5)");
+  client.ExecOk("INSERT INTO u VALUES ('x', 'x@example.org'), ('y', 'y@example.org')");
+  client.SyncAll(server);
+  client.ExecOk("INSERT OR REPLACE INTO items VALUES ('a', 'A2', 7)");
+  client.ExecOk("INSERT OR REPLACE INTO u VALUES ('y', 'x@example.org')");  // replaces y, and x by its email
+  client.SyncAll(server);
+  auto total = [&](const std::string& id) {
+    return std::get<int64_t>(server.Find("items", {{"id", id}})->state.columns.at("qty").value);
+  };
+  EXPECT_EQ(total("a"), 7);
+  EXPECT_EQ(client.Text("SELECT CAST(qty AS TEXT) FROM items WHERE id = 'a'"), "7");
+  const auto* x = server.Find("u", {{"id", std::string("x")}});
+  ASSERT_NE(x, nullptr);
+  EXPECT_TRUE(x->state.deleted);
+  EXPECT_EQ(std::get<std::string>(server.Find("u", {{"id", std::string("y")}})->state.columns.at("email").value),
+            "x@example.org");
+  EXPECT_EQ(client.Text("SELECT CAST(count(*) AS TEXT) FROM u"), "1");
+  // A plain DELETE is the delete trigger's: nothing is left for a later insert to record a second time.
+  client.ExecOk("DELETE FROM u WHERE id = 'y'");
+  client.ExecOk("INSERT INTO u VALUES ('w', 'w@example.org')");
+  auto ops = client.List(OpState::kPending);
+  ASSERT_EQ(ops.size(), 2u);
+  EXPECT_EQ(ops[0].op.kind, "delete");
+  EXPECT_EQ(ops[1].op.kind, "upsert");
 }
 
 TEST_F(SyncEngineTest, EditingOurOwnManualValueAgainBeforeThePullDoesNotConflict) {

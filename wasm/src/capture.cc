@@ -8,6 +8,9 @@
 // table order: changed flag, value). UPDATE passes `NEW.c IS NOT OLD.c` flags, so only changed columns are
 // recorded; counter columns pass the delta NEW - OLD. An UPDATE that changes the key is a delete of the old
 // key and an upsert of every column at the new key (passed as 'I', so a key-only row is recorded too).
+// Rows deleted by INSERT/UPDATE OR REPLACE fire no trigger: the preupdate hook notes every delete of a
+// tracked row, the delete trigger takes its own back, and the write that replaced them records the rest
+// (RecordReplaced).
 #include <string_view>
 
 #include "protocol_json.h"
@@ -25,6 +28,10 @@ void SyncStateFn(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
 }
 void KeyFn(sqlite3_context* ctx, int argc, sqlite3_value** argv) { Self(ctx)->KeyFunction(ctx, argc, argv); }
 void RollbackHook(void* self) { static_cast<Engine*>(self)->OnRollback(); }
+void PreupdateHook(void* self, sqlite3* db, int op, const char* db_name, const char* table, sqlite3_int64,
+                   sqlite3_int64) {
+  static_cast<Engine*>(self)->OnPreupdate(db, op, db_name, table);
+}
 
 std::string ArgText(sqlite3_value* v) {
   const char* p = reinterpret_cast<const char*>(sqlite3_value_text(v));
@@ -56,7 +63,26 @@ Status Engine::RegisterFunctions() {
     if (rc != SQLITE_OK) return Status::FromSqlite(rc, sqlite3_errmsg(db));
   }
   sqlite3_rollback_hook(db, RollbackHook, this);
+  sqlite3_preupdate_hook(db, PreupdateHook, this);
   return Status::OK();
+}
+
+void Engine::OnPreupdate(sqlite3* db, int op, const char* db_name, const char* table) {
+  if (applying_ || op != SQLITE_DELETE || std::string_view(db_name) != "main") return;
+  const TableInfo* t = FindTable(table);
+  if (!t || !t->exists || t->key_pos.size() != t->key.size()) return;
+  ReplacedRow row;
+  for (size_t i = 0; i < t->key.size(); ++i) {
+    sqlite3_value* v = nullptr;
+    if (sqlite3_preupdate_old(db, t->key_pos[i], &v) != SQLITE_OK || !v) return;
+    row.key[t->key[i]] = Stmt::FromSqlite(v);
+  }
+  for (const auto& [col, pos] : t->counter_pos) {
+    sqlite3_value* v = nullptr;
+    if (sqlite3_preupdate_old(db, pos, &v) == SQLITE_OK && v && sqlite3_value_type(v) == SQLITE_INTEGER)
+      row.counters[col] = sqlite3_value_int64(v);
+  }
+  replaced_[{t->name, KeyText(row.key)}] = std::move(row);
 }
 
 Status Engine::MaybeReinstall() {
@@ -78,14 +104,20 @@ Status Engine::InstallTriggers() {
     sql += "DROP TRIGGER IF EXISTS temp." + Quote(base + "_i") + ";DROP TRIGGER IF EXISTS temp." +
            Quote(base + "_u") + ";DROP TRIGGER IF EXISTS temp." + Quote(base + "_d") + ";";
     std::vector<std::string> all;
+    std::map<std::string, int> position;  // column index, as sqlite3_preupdate_old counts
     {
-      Stmt q = sql_("SELECT name FROM pragma_table_info(?1, 'main')");
+      Stmt q = sql_("SELECT name, cid FROM pragma_table_info(?1, 'main')");
       q.Bind(1, name);
-      while (q.Step()) all.push_back(q.Text(0));
+      while (q.Step()) {
+        all.push_back(q.Text(0));
+        position[all.back()] = static_cast<int>(q.Int(1));
+      }
       OUTPOST_RETURN_IF_ERROR(q.status());
     }
     t.exists = !all.empty();
     t.columns.clear();
+    t.key_pos.clear();
+    t.counter_pos.clear();
     if (!t.exists) continue;  // created later: installed when the schema changes
     std::set<std::string> known(all.begin(), all.end());
     Status mismatch;
@@ -120,6 +152,9 @@ Status Engine::InstallTriggers() {
     }
     for (const auto& c : all)
       if (std::find(t.key.begin(), t.key.end(), c) == t.key.end()) t.columns.push_back(c);
+    for (const auto& k : t.key) t.key_pos.push_back(position[k]);
+    for (const auto& c : t.columns)
+      if (t.policy.ForColumn(c) == merge::Policy::kCounter) t.counter_pos.emplace_back(c, position[c]);
 
     const std::string table = Quote(name);
     const std::string lit = "'" + name + "'";  // identifiers: no quote inside (checked by FromJson)
@@ -190,6 +225,7 @@ void Engine::Capture(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
   }
   if (kind == "D") {
     op.kind = std::string(protocol::kDelete);
+    if (!replaced_.empty()) replaced_.erase({t->name, KeyText(op.key)});  // a trigger saw this delete
   } else {
     op.kind = std::string(protocol::kUpsert);
     for (size_t j = 0; j < t->columns.size(); ++j) {
@@ -206,6 +242,12 @@ void Engine::Capture(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
         if (std::get<int64_t>(v) == 0 && kind == "U") continue;
       }
       op.columns[col] = protocol::ColumnValue{std::move(v), {}};
+    }
+    if (!replaced_.empty()) {
+      if (Status s = RecordReplaced(*t, kind == "I" ? &op : nullptr); !s.ok()) {
+        ResultError(ctx, s);
+        return;
+      }
     }
     if (kind == "U" && op.columns.empty()) return;  // nothing tracked changed
   }
@@ -256,6 +298,44 @@ Status Engine::RecordRowOp(const TableInfo& t, protocol::Operation op) {
   op.id = NewOpId(now_ms_);
   if (op.id.empty()) return Status::Error("CLOCK_EXHAUSTED", "No operation id can be generated for this time.");
   return InsertOp(op, entity, key_text, now_ms_);
+}
+
+// Rows of `t` that INSERT OR REPLACE / UPDATE OR REPLACE deleted in this statement without a delete trigger
+// (replaced_), recorded before the write that replaced them. The row with the key being inserted is part of
+// that insert: a counter column records new - old, as an update would (not the whole new value on top of the
+// old). Any other is recorded as a delete, unless it is there again (its statement failed and rolled back).
+Status Engine::RecordReplaced(const TableInfo& t, protocol::Operation* insert) {
+  const std::string insert_key = insert ? KeyText(insert->key) : std::string();
+  for (auto it = replaced_.begin(); it != replaced_.end();) {
+    if (it->first.first != t.name) {
+      ++it;
+      continue;
+    }
+    ReplacedRow row = std::move(it->second);
+    const bool same_key = insert && it->first.second == insert_key;
+    it = replaced_.erase(it);
+    if (same_key) {
+      for (const auto& [col, old] : row.counters) {
+        auto c = insert->columns.find(col);
+        if (c == insert->columns.end() || c->second.value.index() != 1) continue;
+        const int64_t delta = std::get<int64_t>(c->second.value) - old;
+        if (delta == 0) insert->columns.erase(c);
+        else c->second.value = delta;
+      }
+      continue;
+    }
+    Stmt q = sql_("SELECT 1 FROM main." + Quote(t.name) + " WHERE " + KeyWhere(t, 1));
+    BindKey(q, t, row.key, 1);
+    const bool still_there = q.Step();
+    OUTPOST_RETURN_IF_ERROR(q.status());
+    if (still_there) continue;
+    protocol::Operation del;
+    del.table = t.name;
+    del.kind = std::string(protocol::kDelete);
+    del.key = std::move(row.key);
+    OUTPOST_RETURN_IF_ERROR(RecordRowOp(t, std::move(del)));
+  }
+  return Status::OK();
 }
 
 // The columns of a pending upsert with `fresh` folded in. Each fresh column replaces the pending entry, in

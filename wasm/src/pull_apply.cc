@@ -16,8 +16,6 @@ namespace outpost::sync {
 
 namespace pj = protocol::json;
 
-namespace {
-
 std::string KeyWhere(const TableInfo& t, int first_param) {
   std::string where;
   for (size_t i = 0; i < t.key.size(); ++i)
@@ -31,6 +29,8 @@ void BindKey(Stmt& q, const TableInfo& t, const protocol::Key& key, int first_pa
     q.Bind(first_param + static_cast<int>(i), it == key.end() ? Value() : it->second);
   }
 }
+
+namespace {
 
 HlcTimestamp DecodeOrZero(const std::string& text) {
   HlcTimestamp ts;

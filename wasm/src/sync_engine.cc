@@ -165,8 +165,9 @@ bool Engine::TablesReady() {
   if (missing != missing_reported_ && !missing.empty())
     Emit("tables-missing",
          pj::Dump(pj::Json{{"tables", list},
-                           {"message", "Pulls wait until every synced table exists; create these tables (before or "
-                                       "after open()), or remove them from sync.tables."}}));
+                           {"message", "Pulls wait until every synced table exists and matches sync.tables; create "
+                                       "these tables (before or after open()), or fix or remove their entries in "
+                                       "sync.tables."}}));
   missing_reported_ = missing;
   return missing.empty();
 }

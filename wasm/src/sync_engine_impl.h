@@ -42,7 +42,21 @@ struct TableInfo {
   merge::TablePolicy policy;
   bool exists = false;
   bool needs_base_version = false;  // has manual / first-writer-wins columns: base_version taken at capture
+  std::vector<int> key_pos;                                // column index of each key column (config order)
+  std::vector<std::pair<std::string, int>> counter_pos;    // counter columns and their column index
 };
+
+// A row of a tracked table deleted in the current statement, as the preupdate hook saw it. A delete trigger
+// that fires for it takes it back; one left over was deleted by INSERT/UPDATE OR REPLACE, which fires no
+// delete trigger (capture.cc, RecordReplaced).
+struct ReplacedRow {
+  protocol::Key key;
+  std::map<std::string, int64_t> counters;  // integer values of its counter columns
+};
+
+// `col = ?n AND ...` over the table's key columns, and the matching binds (pull_apply.cc).
+std::string KeyWhere(const TableInfo& t, int first_param);
+void BindKey(Stmt& q, const TableInfo& t, const protocol::Key& key, int first_param);
 
 // An outbox row as the engine reads it.
 struct OpRow {
@@ -97,7 +111,11 @@ class Engine final : public SyncEngine {
   void Capture(sqlite3_context* ctx, int argc, sqlite3_value** argv);
   void SyncStateFunction(sqlite3_context* ctx, int argc, sqlite3_value** argv);
   void KeyFunction(sqlite3_context* ctx, int argc, sqlite3_value** argv);
-  void OnRollback() { CountsChanged(); }
+  void OnRollback() {
+    CountsChanged();
+    replaced_.clear();
+  }
+  void OnPreupdate(sqlite3* db, int op, const char* db_name, const char* table);
 
  private:
   // outbox_store.cc
@@ -126,6 +144,7 @@ class Engine final : public SyncEngine {
   Status InstallTriggers();
   Status MaybeReinstall();
   Status RecordRowOp(const TableInfo& table, protocol::Operation op);
+  Status RecordReplaced(const TableInfo& table, protocol::Operation* insert);
   Status MergeColumnsText(const TableInfo& table, const std::string& old_text, protocol::Columns fresh,
                           std::string* out);
 
@@ -177,6 +196,7 @@ class Engine final : public SyncEngine {
   uint64_t rng_[4];  // xoshiro256** state from the seed
   int64_t now_ms_ = 0;
   bool applying_ = false;  // the engine writes tracked tables: no capture
+  std::map<std::pair<std::string, std::string>, ReplacedRow> replaced_;  // (table, key text): see ReplacedRow
   int64_t schema_version_ = -1;
   bool clock_drift_reported_ = false;
 
