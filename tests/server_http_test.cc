@@ -619,8 +619,9 @@ TEST_F(HttpServerTest, GzipBothWays) {
   EXPECT_LT(pulled->body.size(), json.size());
 }
 
-// Browsers accept brotli; httplib's runs at quality 11 (tens of ms for a batch answer), so sync answers are gzip.
-TEST_F(HttpServerTest, SyncAnswersAreGzipNotBrotli) {
+// Browsers accept brotli; httplib's runs at quality 11 (tens of ms for a batch answer or a script), so answers
+// are gzip: sync answers and static files alike.
+TEST_F(HttpServerTest, AnswersAreGzipNotBrotli) {
   const std::string token = Token("phone", {"team-7"});
   httplib::Client raw("127.0.0.1", server_->port());
   raw.set_decompress(false);
@@ -643,6 +644,16 @@ TEST_F(HttpServerTest, SyncAnswersAreGzipNotBrotli) {
   EXPECT_EQ(pulled->get_header_value("Content-Encoding"), "");
   protocol::PullResponse pull;
   EXPECT_TRUE(protocol::Decode(pulled->body, Limits{}, &pull).ok()) << pulled->body;
+
+  httplib::Headers browser;
+  browser.emplace("Accept-Encoding", "gzip, deflate, br, zstd");
+  auto script = raw.Get("/app.js", browser);
+  ASSERT_TRUE(script);
+  ASSERT_EQ(script->status, 200);
+  EXPECT_EQ(script->get_header_value("Content-Encoding"), "gzip");
+  std::string text;
+  ASSERT_TRUE(GunzipCapped(script->body, 1 << 20, &text).ok());
+  EXPECT_EQ(text, "export const x = 1;");
 }
 
 TEST_F(HttpServerTest, HealthReportsTheStore) {
