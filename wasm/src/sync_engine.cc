@@ -156,18 +156,18 @@ void Engine::Emit(const std::string& name, const std::string& json) { events_.pu
 
 bool Engine::TablesReady() {
   std::string missing;
-  pj::Json list = pj::Json::array();
-  for (const auto& [name, t] : tables_) {
-    if (t.exists) continue;
-    missing += name + ",";
-    list.push_back(name);
-  }
-  if (missing != missing_reported_ && !missing.empty())
+  for (const auto& [name, t] : tables_)
+    if (!t.exists) missing += name + ",";
+  if (missing != missing_reported_ && !missing.empty()) {
+    pj::Json list = pj::Json::array();
+    for (const auto& [name, t] : tables_)
+      if (!t.exists) list.push_back(name);
     Emit("tables-missing",
          pj::Dump(pj::Json{{"tables", list},
                            {"message", "Pulls wait until every synced table exists and matches sync.tables; create "
                                        "these tables (before or after open()), or fix or remove their entries in "
                                        "sync.tables."}}));
+  }
   missing_reported_ = missing;
   return missing.empty();
 }
