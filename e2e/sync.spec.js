@@ -127,6 +127,28 @@ test('offline writes are in the outbox with their row, survive SIGKILL, and reac
   expect((await query(page, 'field', 'SELECT quantity FROM records WHERE id = ?', ['r1']))[0].quantity).toBe(5);
 });
 
+test('a synced table created after open(): one script creates and fills it, and no server row is skipped', async ({ app, sync }) => {
+  const page = app.page;
+  await openSynced(page, 'first', sync, sync.token({ device: 'first' }));
+  await exec(page, 'first', "INSERT INTO records(id, title, project) VALUES ('from-first', 'A', 'p1')");
+  await drained(page, 'first');
+
+  // The second device opens with sync before its migration creates the table, and its loop runs meanwhile.
+  await openDb(page, 'second', syncOptions(sync, sync.token({ device: 'second' })));
+  await ok(page, 'second', 'sync.now');
+  await page.waitForTimeout(500);
+  expect(sync.requests().filter((r) => r.device === 'second' && r.path === '/sync/v1/pull')).toEqual([]);
+  await exec(page, 'second', `${SCHEMA}; INSERT INTO records(id, title, project) VALUES ('from-second', 'B', 'p1')`);
+  const pending = await ok(page, 'second', 'outbox.list');
+  expect(pending.map((e) => e.key?.id)).toEqual(['from-second']);
+
+  await drained(page, 'second');
+  await waitFor(async () => (await count(page, 'second', 'records')) === 2 || null, { timeoutMs: 10_000, what: 'the pull' });
+  const ids = (await serverRows(sync)).map(([id]) => JSON.parse(id.slice(8)).id).sort();
+  expect(ids).toEqual(['from-first', 'from-second']);
+  expect(sync.requests().filter((r) => r.device === 'second' && r.path === '/sync/v1/pull').length).toBeGreaterThan(0);
+});
+
 test('a browser killed right after a write loses and duplicates nothing: counters add up once', async ({ app, sync }) => {
   const token = sync.token();
   let page = app.page;
