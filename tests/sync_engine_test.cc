@@ -1434,6 +1434,13 @@ TEST(SyncEngineCapture, InsertOrReplaceReachesTheServerAsTheRowsItDeletedAndTheR
   EXPECT_EQ(std::get<std::string>(server.Find("u", {{"id", std::string("y")}})->state.columns.at("email").value),
             "x@example.org");
   EXPECT_EQ(client.Text("SELECT CAST(count(*) AS TEXT) FROM u"), "1");
+  // UPDATE OR REPLACE: the row it displaces by the unique column is recorded as a delete as well.
+  client.ExecOk("INSERT INTO u VALUES ('z', 'z@example.org')");
+  client.ExecOk("UPDATE OR REPLACE u SET email = 'z@example.org' WHERE id = 'y'");
+  client.SyncAll(server);
+  EXPECT_TRUE(server.Find("u", {{"id", std::string("z")}})->state.deleted);
+  EXPECT_EQ(std::get<std::string>(server.Find("u", {{"id", std::string("y")}})->state.columns.at("email").value),
+            "z@example.org");
   // A plain DELETE is the delete trigger's: nothing is left for a later insert to record a second time.
   client.ExecOk("DELETE FROM u WHERE id = 'y'");
   client.ExecOk("INSERT INTO u VALUES ('w', 'w@example.org')");
