@@ -95,6 +95,23 @@ test.describe('values and parameters', () => {
     ]);
   });
 
+  test('a statement with 40 positional parameters of every type binds each one', async ({ app }) => {
+    const page = app.page;
+    await openDb(page, 'many');
+    const row = await page.evaluate(async () => {
+      const values = Array.from({ length: 40 }, (_, i) =>
+        [null, i, i + 0.5, `s${i}`, BigInt(i) + 2n ** 60n, new Uint8Array([i]), i % 2 === 0][i % 7],
+      );
+      const sql = `SELECT ${values.map((_, i) => `?${i + 1} AS c${i}`).join(', ')}`;
+      const [r] = await window.dbs.many.query(sql, values);
+      return Object.values(r).map((v) => (v instanceof Uint8Array ? `blob:${v[0]}` : typeof v === 'bigint' ? `${v}n` : v));
+    });
+    const expected = Array.from({ length: 40 }, (_, i) =>
+      [null, i, i + 0.5, `s${i}`, `${BigInt(i) + 2n ** 60n}n`, `blob:${i}`, i % 2 === 0 ? 1 : 0][i % 7],
+    );
+    expect(row).toEqual(expected);
+  });
+
   test('positional and named parameters (:a, @b, $c)', async ({ app }) => {
     const page = app.page;
     await openDb(page, 'vals');

@@ -1,6 +1,7 @@
 // The only Embind file: exposes one class, Connection, to the worker (js/engine-host.js). It converts JS
 // values to outpost::Value and back, and turns every Status into a plain {error: {code, message, sql}} object,
 // so no C++ exception or raw pointer crosses into JS.
+#include <emscripten.h>
 #include <emscripten/bind.h>
 #include <emscripten/val.h>
 
@@ -17,6 +18,24 @@
 #include "slot_vfs.h"
 
 using emscripten::val;
+
+// Classifies a positional parameter array in one call, writing into WASM memory, instead of several emval
+// operations per element (they were ~15% of a two-insert transaction's CPU): codes[i] is 0 for null or
+// undefined, 1 for a number (its value in nums[i]), 2 for a string, 3 for anything else (ToValue decides).
+// Returns the array's length, or -1 if `handle` is not an array. Elements from `cap` on are not classified.
+EM_JS(int, outpost_classify_params, (emscripten::EM_VAL handle, uint8_t* codes, double* nums, int cap), {
+  var a = Emval.toValue(handle);
+  if (!Array.isArray(a)) return -1;
+  for (var i = 0; i < a.length && i < cap; i++) {
+    var v = a[i];
+    if (v === null || v === undefined) HEAPU8[codes + i] = 0;
+    else if (typeof v === 'number') {
+      HEAPU8[codes + i] = 1;
+      HEAPF64[(nums >> 3) + i] = v;
+    } else HEAPU8[codes + i] = typeof v === 'string' ? 2 : 3;
+  }
+  return a.length;
+});
 
 namespace outpost {
 namespace {
@@ -36,16 +55,18 @@ val ErrorObject(const Status& s, const std::string& vfs_detail = {}) {
   return out;
 }
 
+// A JS number: an integer when it is one within the safe range, else a double.
+Value NumberValue(double d) {
+  if (std::trunc(d) == d && std::fabs(d) <= kMaxSafeInteger) return static_cast<int64_t>(d);
+  return d;
+}
+
 Status ToValue(const val& v, Value* out) {
   const std::string type = v.typeOf().as<std::string>();
   if (v.isNull() || v.isUndefined()) {
     *out = std::monostate{};
   } else if (type == "number") {
-    double d = v.as<double>();
-    if (std::trunc(d) == d && std::fabs(d) <= kMaxSafeInteger)
-      *out = static_cast<int64_t>(d);
-    else
-      *out = d;
+    *out = NumberValue(v.as<double>());
   } else if (type == "bigint") {
     // SQLite integers are 64-bit: a bigint that BigInt.asIntN(64) changes does not fit.
     if (!val::global("BigInt").call<val>("asIntN", 64, v).strictlyEquals(v))
@@ -71,12 +92,24 @@ Status ToValue(const val& v, Value* out) {
 
 Status ToParams(const val& params, Params* out) {
   if (params.isNull() || params.isUndefined()) return Status::OK();
-  if (val::global("Array").call<bool>("isArray", params)) {
-    const size_t n = params["length"].as<size_t>();
-    out->positional.resize(n);
-    for (size_t i = 0; i < n; ++i) {
-      Status s = ToValue(params[i], &out->positional[i]);
-      if (!s.ok()) return s;
+  constexpr int kClassified = 32;
+  uint8_t codes[kClassified];
+  double nums[kClassified];
+  const int count = outpost_classify_params(params.as_handle(), codes, nums, kClassified);
+  if (count >= 0) {
+    out->positional.resize(count);
+    for (int i = 0; i < count; ++i) {
+      Value& v = out->positional[i];
+      const int code = i < kClassified ? codes[i] : 3;
+      if (code == 0) {
+        v = std::monostate{};
+      } else if (code == 1) {
+        v = NumberValue(nums[i]);
+      } else if (code == 2) {
+        v = params[i].as<std::string>();
+      } else if (Status s = ToValue(params[i], &v); !s.ok()) {
+        return s;
+      }
     }
     return Status::OK();
   }
