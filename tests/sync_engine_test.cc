@@ -448,6 +448,13 @@ TEST_F(SyncEngineTest, TemporaryFailuresRetryWithJitteredBackoffAndRetryAfter) {
   EXPECT_EQ(client.Next().kind, Action::kPush);
 }
 
+// Items k0, k1, ... in one transaction.
+void InsertItems(SyncClient& c, int n) {
+  c.ExecOk("BEGIN");
+  for (int i = 0; i < n; ++i) c.ExecOk("INSERT INTO items VALUES ('k" + std::to_string(i) + "', 'T', 1)");
+  c.ExecOk("COMMIT");
+}
+
 // Drives `c` for `ms` of simulated time: pushes are answered by `answer` (a fault per request), everything
 // else normally. Returns how many pushes were sent.
 template <typename Answer>
@@ -474,9 +481,7 @@ TEST_F(SyncEngineTest, AnOutageIsRetriedPerDeviceNotPerOperation) {
   SyncConfig c = Config();
   c.batch_size = 20;
   SyncClient busy(c, kSchema);
-  busy.ExecOk("BEGIN");
-  for (int i = 0; i < 200; ++i) busy.ExecOk("INSERT INTO items VALUES ('k" + std::to_string(i) + "', 'T', 1)");
-  busy.ExecOk("COMMIT");
+  InsertItems(busy, 200);
   const int pushes = DrivePushes(busy, server, 120'000, [](const Action&) { return Fault::kServerError; });
   // Backoff 1 s, x2, full jitter: about 7-9 requests in two minutes (it was 1,294 with per-operation delays).
   EXPECT_GE(pushes, 3);
@@ -518,9 +523,7 @@ TEST_F(SyncEngineTest, AnOperationTheServerFailsOnIsIsolatedByHalvingBatches) {
   SyncConfig c = Config();
   c.batch_size = 16;
   SyncClient busy(c, kSchema);
-  busy.ExecOk("BEGIN");
-  for (int i = 0; i < 40; ++i) busy.ExecOk("INSERT INTO items VALUES ('k" + std::to_string(i) + "', 'T', 1)");
-  busy.ExecOk("COMMIT");
+  InsertItems(busy, 40);
   auto poison = [this](const Action& a) {
     for (const auto& op : Decoded(a).ops)
       if (std::get<std::string>(op.key.at("id")) == "k0") return Fault::kServerError;
