@@ -155,21 +155,19 @@ void Engine::SetTime(int64_t now_ms) {
 void Engine::Emit(const std::string& name, const std::string& json) { events_.push_back(Event{name, json}); }
 
 bool Engine::TablesReady() {
-  std::string missing;
+  std::vector<std::string> missing;
   for (const auto& [name, t] : tables_)
-    if (!t.exists) missing += name + ",";
+    if (!t.exists) missing.push_back(name);
   if (missing != missing_reported_ && !missing.empty()) {
-    pj::Json list = pj::Json::array();
-    for (const auto& [name, t] : tables_)
-      if (!t.exists) list.push_back(name);
     Emit("tables-missing",
-         pj::Dump(pj::Json{{"tables", list},
+         pj::Dump(pj::Json{{"tables", missing},
                            {"message", "Pulls wait until every synced table exists and matches sync.tables; create "
                                        "these tables (before or after open()), or fix or remove their entries in "
                                        "sync.tables."}}));
   }
-  missing_reported_ = missing;
-  return missing.empty();
+  const bool ready = missing.empty();
+  missing_reported_ = std::move(missing);
+  return ready;
 }
 
 SyncStatus Engine::GetStatus() const {

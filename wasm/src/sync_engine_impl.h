@@ -239,7 +239,7 @@ class Engine final : public SyncEngine {
   size_t batch_limit_ = 0;  // current batch size (halved on 413 and on a 5xx other than 503)
   int64_t last_prune_ms_ = -1;
   bool stale_reported_ = false;
-  std::string missing_reported_;  // tracked tables not created yet, as last reported (tables-missing)
+  std::vector<std::string> missing_reported_;  // tracked tables not created yet, as last reported
   int64_t last_contact_ms_ = 0;
   // No push before this time: set by a failed push (its batch's backoff, at least any Retry-After), so a
   // device with many pending operations sends one retry per backoff period, not one per operation.
