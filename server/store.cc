@@ -269,9 +269,15 @@ Status RunPush(const Schema& schema, const StoreOptions& options, const Principa
       continue;
     }
     r.outcome = applier.Apply(op, &writes);
+    logged[op.id] = {who.user, r.outcome};  // a repeated id later in the same batch is a duplicate
+    // A rejected op changed nothing and is not recorded: sent again (the user's retry() once the reason is
+    // gone, e.g. with a token that has the scope) it is judged again instead of answered with the old refusal.
+    if (r.outcome.status == OpStatus::kRejected) {
+      response->results.push_back(std::move(r));
+      continue;
+    }
     writes.ops.push_back({op.id, request.client_id, who.user, "", now_ms});
     logged_results.push_back(response->results.size());
-    logged[op.id] = {who.user, r.outcome};  // a repeated id later in the same batch is a duplicate
     response->results.push_back(std::move(r));
   }
   if (writes.ops.empty()) return Status::OK();

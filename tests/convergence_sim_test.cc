@@ -5,7 +5,8 @@
 // online without faults and syncs until idle, and an oracle checks what must hold whatever happened:
 //   - every replica holds exactly the server's rows (the years-ahead device: except the rows its refused
 //     writes are stuck on);
-//   - every operation a device committed is in the server's op log, once; nothing else is;
+//   - every operation a device committed is in the server's op log, once, unless it was rejected (rejections
+//     change nothing and are not logged); nothing else is;
 //   - lww columns hold the value of the highest-HLC write not dead by a delete (computed here from the ops the
 //     server received, independently of outpost::merge); counters the sum of every delta; a delete-wins row
 //     stays deleted; a first-writer-wins column keeps its first value; a manual column is never overwritten
@@ -156,6 +157,10 @@ class Simulation {
         if (it == received_.end()) {
           if (res.duplicate) Fail("op " + res.id + " answered duplicate the first time the server saw it");
           received_[res.id] = Received{req.ops[i], req.client_id, res.outcome};
+        } else if (it->second.outcome.status == protocol::OpStatus::kRejected) {
+          // A rejection is not recorded: a second delivery is judged again, never as a duplicate.
+          if (res.duplicate) Fail("op " + res.id + " was rejected, yet answered duplicate later");
+          it->second.outcome = res.outcome;
         } else if (!res.duplicate) {
           Fail("op " + res.id + " applied twice (not answered duplicate on its second delivery)");
         } else if (!(res.outcome == it->second.outcome)) {
@@ -559,6 +564,11 @@ void Simulation::Check() {
         Fail(r.device->name() + ": op " + e.op.id + " still unsent after settling");
       if (e.state == OpState::kFailed && !(r.far_ahead && e.error_code == "CLOCK_DRIFT"))
         Fail(r.device->name() + ": op " + e.op.id + " failed: " + e.error_code + " " + e.error_message);
+      if (e.state == OpState::kFailed) {  // rejected: changed nothing, not logged
+        if (log.count(e.op.id)) Fail(r.device->name() + ": rejected op " + e.op.id + " is in the op log");
+        committed.erase(e.op.id);
+        continue;
+      }
       if (!log.count(e.op.id)) Fail(r.device->name() + ": committed op " + e.op.id + " is not in the server's op log");
     }
   }

@@ -311,7 +311,7 @@ TEST_P(StoreTest, ReplayIsDuplicateWithOriginalOutcomeAndChangesNothing) {
   PushResponse replay = Push(kAlice, batch);
   ASSERT_EQ(replay.results.size(), first.results.size());
   for (size_t i = 0; i < first.results.size(); ++i) {
-    EXPECT_TRUE(replay.results[i].duplicate) << i;
+    EXPECT_EQ(replay.results[i].duplicate, i != 3) << i;  // the rejected op is judged again, not replayed
     EXPECT_EQ(replay.results[i].id, first.results[i].id);
     EXPECT_EQ(replay.results[i].outcome, first.results[i].outcome) << i;
   }
@@ -379,11 +379,12 @@ TEST_P(StoreTest, PerOperationRejections) {
     EXPECT_EQ(result.status(), OpStatus::kRejected);
     EXPECT_EQ(result.outcome.code, "FORBIDDEN");
   }
-  // Rejections are logged (a replay answers them as duplicates) but change no rows.
+  // Rejections change no rows and are not logged: a resend is judged again (here, rejected again).
   auto counts = Counts();
   EXPECT_EQ(counts["changes"], 3);  // mine, d3, bobs
   PushResponse replay = Push(kAlice, Batch({batch.ops[0]}));
-  EXPECT_TRUE(replay.results[0].duplicate);
+  EXPECT_FALSE(replay.results[0].duplicate);
+  EXPECT_EQ(replay.results[0].status(), OpStatus::kRejected);
   EXPECT_EQ(replay.results[0].outcome.code, "UNKNOWN_TABLE");
   std::string cursor;
   std::vector<Change> all = PullAll(kAdmin, &cursor);

@@ -26,7 +26,7 @@ class FakeServer {
 
   std::map<std::string, merge::TablePolicy> policies;  // table → policy; unknown tables are rejected
   std::map<std::pair<std::string, std::string>, Row> rows;  // (table, key JSON) → row
-  std::map<std::string, protocol::OpOutcome> seen;          // op id → first outcome
+  std::map<std::string, protocol::OpOutcome> seen;          // op id → first outcome (not rejections)
   std::vector<protocol::Operation> custom_log;              // custom ops, in application order
   bool list_refused = true;  // conflict results list the refused columns (false: a server before that field)
   std::vector<std::string> applied_ids;                     // every op applied (not duplicates), in order
@@ -62,7 +62,7 @@ class FakeServer {
         r.outcome = it->second;
       } else {
         r.outcome = Apply(op);
-        seen[op.id] = r.outcome;
+        if (r.outcome.status != protocol::OpStatus::kRejected) seen[op.id] = r.outcome;  // like the server
       }
       resp.results.push_back(std::move(r));
     }

@@ -469,6 +469,21 @@ TEST_P(SyncIntegrationTest, ScopesIsolateUsersAndForeignWritesFail) {
   EXPECT_EQ(Diff(before, Server()), "");
   Sync(bob);
   EXPECT_EQ(Diff(b, Local(bob)), "");
+
+  // Bob shares his scope: with a token that has it, retrying the refused insert applies it. The server did
+  // not record the rejection, so the same operation (same id) is judged again, not answered "duplicate".
+  TransportOf(alice).set_token(Token("alice-phone", {"alice", "bob"}));
+  alice.engine().SetToken(true);
+  int retried = 0;
+  for (const auto& f : failed) {
+    if (f.op.key.at("id") != Value("x1")) continue;
+    ASSERT_TRUE(alice.engine().Retry(f.op.id, alice.now).ok());
+    ++retried;
+  }
+  ASSERT_EQ(retried, 1);
+  Sync(alice);
+  EXPECT_EQ(alice.Outbox(OpState::kFailed).size(), 1u);  // the other one was not retried
+  EXPECT_EQ(Server()["notes"].size(), 4u);
 }
 
 TEST_P(SyncIntegrationTest, ExpiredTokenKeepsOperationsUntilANewOneArrives) {
