@@ -1542,10 +1542,11 @@ TEST_F(SyncEngineTest, EngineWorkWaitsForTheAppsTransaction) {
   EXPECT_EQ(client.List(OpState::kDone).size(), 1u);
 }
 
-TEST(SyncSchemaTest, TablesFromAnEarlierBuildGetTheirNewColumns) {
+TEST(SyncSchemaTest, TablesFromAnEarlierBuildGetTheirNewColumnsAndIndexes) {
   SyncConfig c;
   c.tables["t"] = TrackedTable{{"id"}, {}};
-  // The engine's tables as the first builds created them (no outbox `sent`, no shadow `own_version`).
+  // The engine's tables as the first builds created them (no outbox `sent`, no shadow `own_version`, the
+  // outbox indexes with `state` in their keys).
   SyncClient client(c, "CREATE TABLE t(id TEXT PRIMARY KEY, v TEXT);");
   client.engine.reset();
   client.ExecOk("DROP TABLE _outpost_outbox; DROP TABLE _outpost_shadow;"
@@ -1556,13 +1557,57 @@ TEST(SyncSchemaTest, TablesFromAnEarlierBuildGetTheirNewColumns) {
                 " updated_ms INTEGER NOT NULL, applied_version INTEGER, error_code TEXT, error_message TEXT,"
                 " bytes INTEGER NOT NULL);"
                 "CREATE TABLE _outpost_shadow(tbl TEXT NOT NULL, key TEXT NOT NULL, col TEXT NOT NULL,"
-                " hlc TEXT NOT NULL, total, PRIMARY KEY(tbl, key, col)) WITHOUT ROWID;");
+                " hlc TEXT NOT NULL, total, PRIMARY KEY(tbl, key, col)) WITHOUT ROWID;"
+                "CREATE INDEX _outpost_outbox_entity ON _outpost_outbox(entity, state, seq);"
+                "CREATE INDEX _outpost_outbox_queue ON _outpost_outbox(state, priority, seq);");
   client.OpenEngine();
+  EXPECT_EQ(client.Text("SELECT group_concat(name, ' ') FROM (SELECT name FROM sqlite_master WHERE type = 'index'"
+                        " AND tbl_name = '_outpost_outbox' ORDER BY name)"),
+            "_outpost_outbox_by_entity _outpost_outbox_pending");
   client.ExecOk("INSERT INTO t VALUES ('a', 'x')");
   FakeServer server;
   server.policies["t"] = merge::TablePolicy{};
   client.SyncAll(server);
   EXPECT_EQ(client.List(OpState::kDone).size(), 1u);
+}
+
+// An entity's head is found by one index seek however many done operations the retention keeps: the claim
+// looks only at the operation just before (ClaimBatch). Order still holds across done, failed and retried
+// operations of one row.
+TEST(SyncOrderTest, TheHeadOfARowWithManyDoneOperationsIsFoundAndOrderHolds) {
+  SyncConfig c;
+  c.tables["t"] = TrackedTable{{"id"}, {}};
+  SyncClient client(c, "CREATE TABLE t(id TEXT PRIMARY KEY, v INTEGER);");
+  FakeServer server;
+  server.policies["t"] = merge::TablePolicy{};
+  client.ExecOk("INSERT INTO t VALUES ('a', 0)");
+  client.SyncAll(server);
+  for (int i = 1; i <= 50; ++i) {
+    client.ExecOk("UPDATE t SET v = " + std::to_string(i) + " WHERE id = 'a'");
+    client.SyncAll(server);
+  }
+  EXPECT_EQ(client.List(OpState::kDone).size(), 51u);
+  // The next edit is rejected for good; two more queue behind it and stay there, visibly.
+  client.ExecOk("UPDATE t SET v = 100 WHERE id = 'a'");
+  const std::string failing = client.List(OpState::kPending).at(0).op.id;
+  server.reject[failing] = {"INVALID_ARGUMENT", "Not now."};
+  client.SyncAll(server);
+  ASSERT_EQ(client.List(OpState::kFailed).size(), 1u);
+  client.ExecOk("UPDATE t SET v = 101 WHERE id = 'a'");
+  client.ExecOk("INSERT INTO t VALUES ('b', 1)");
+  client.SyncAll(server);
+  EXPECT_EQ(client.List(OpState::kPending).size(), 1u) << "the edit after the failed one waits";
+  EXPECT_EQ(client.List(OpState::kDone).size(), 52u) << "another row is not held back";
+  // Retried, the failed edit goes first and the one after it follows.
+  server.reject.clear();
+  ASSERT_TRUE(client.engine->Retry(failing, client.now).ok());
+  client.SyncAll(server);
+  EXPECT_EQ(client.List(OpState::kDone).size(), 54u);
+  const size_t n = server.applied_ids.size();
+  ASSERT_GE(n, 2u);
+  EXPECT_EQ(server.applied_ids[n - 2], failing);
+  EXPECT_EQ(server.rows.at({"t", FakeServer::KeyOf({{"id", std::string("a")}})}).state.columns.at("v").value,
+            Value(int64_t{101}));
 }
 
 // ---- Config ---------------------------------------------------------------------------------------------

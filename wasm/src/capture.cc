@@ -265,13 +265,13 @@ Status Engine::RecordRowOp(const TableInfo& t, protocol::Operation op) {
   const std::string entity = EntityFor(t.name, key_text);
 
   if (op.kind == protocol::kUpsert) {
-    // Compaction: the entity's latest unfinished op is an upsert never sent (no server can have applied it,
-    // whatever happened since: timeouts, Retry()): fold this one into it. The latest pending op is the latest
-    // unfinished one: only the head of an entity is ever claimed, and failed ops block those after them.
-    // (its id, position and base version stay; columns merge, counter deltas add up).
+    // Compaction: the entity's latest op is a pending upsert never sent (no server can have applied it,
+    // whatever happened since: timeouts, Retry()): fold this one into it (its id, position and base version
+    // stay; columns merge, counter deltas add up). A pending op is always the latest unfinished one: only the
+    // head of an entity is ever claimed, and failed ops block those after them.
     Stmt q = sql_(
-        "SELECT seq, kind, state, sent, columns, bytes FROM _outpost_outbox INDEXED BY _outpost_outbox_entity"
-        " WHERE entity = ?1 AND state = 0 ORDER BY seq DESC LIMIT 1");
+        "SELECT seq, kind, state, sent, columns, bytes FROM _outpost_outbox INDEXED BY _outpost_outbox_by_entity"
+        " WHERE entity = ?1 ORDER BY seq DESC LIMIT 1");
     q.Bind(1, entity);
     if (q.Step() && q.Text(1) == protocol::kUpsert && q.Int(2) == kPendingState && q.Int(3) == 0) {
       const int64_t seq = q.Int(0), old_bytes = q.Int(5);
@@ -423,7 +423,7 @@ void Engine::SyncStateFunction(sqlite3_context* ctx, int argc, sqlite3_value** a
   {
     Stmt q = sql_(
         "SELECT coalesce(max(state = 3), 0), coalesce(max(state IN (0, 1)), 0), coalesce(max(state = 2), 0)"
-        " FROM _outpost_outbox INDEXED BY _outpost_outbox_entity WHERE entity = ?1");
+        " FROM _outpost_outbox INDEXED BY _outpost_outbox_by_entity WHERE entity = ?1");
     q.Bind(1, EntityFor(t->name, key_text));
     if (q.Step()) {
       failed = q.Int(0) != 0;

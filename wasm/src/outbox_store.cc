@@ -163,8 +163,13 @@ Status Engine::CreateTables() {
       " next_attempt_ms INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL,"
       " applied_version INTEGER, error_code TEXT, error_message TEXT, bytes INTEGER NOT NULL,"
       " sent INTEGER NOT NULL DEFAULT 0);"
-      "CREATE INDEX IF NOT EXISTS _outpost_outbox_entity ON _outpost_outbox(entity, state, seq);"
-      "CREATE INDEX IF NOT EXISTS _outpost_outbox_queue ON _outpost_outbox(state, priority, seq);"
+      // Neither index holds `state` in its key: a claim (0 -> 1) moves one entry out of the pending index
+      // and an acknowledgement (1 -> 2) touches no index at all (earlier builds had (entity, state, seq)
+      // and (state, priority, seq): four index writes per acknowledged operation).
+      "DROP INDEX IF EXISTS _outpost_outbox_entity;"
+      "DROP INDEX IF EXISTS _outpost_outbox_queue;"
+      "CREATE INDEX IF NOT EXISTS _outpost_outbox_by_entity ON _outpost_outbox(entity, seq);"
+      "CREATE INDEX IF NOT EXISTS _outpost_outbox_pending ON _outpost_outbox(priority, seq) WHERE state = 0;"
       "CREATE TABLE IF NOT EXISTS _outpost_rows(tbl TEXT NOT NULL, key TEXT NOT NULL, version INTEGER,"
       " delete_hlc TEXT, live_hlc TEXT, PRIMARY KEY(tbl, key)) WITHOUT ROWID;"
       "CREATE TABLE IF NOT EXISTS _outpost_shadow(tbl TEXT NOT NULL, key TEXT NOT NULL, col TEXT NOT NULL,"

@@ -270,7 +270,7 @@ Status Engine::RecomputeCounters(const TableInfo& t, const protocol::Key& key, c
   {
     // Deltas the server total does not include yet.
     Stmt q = sql_(
-        "SELECT columns FROM _outpost_outbox INDEXED BY _outpost_outbox_entity WHERE entity = ?1 AND kind = 'upsert' AND NOT (state = 2 AND"
+        "SELECT columns FROM _outpost_outbox INDEXED BY _outpost_outbox_by_entity WHERE entity = ?1 AND kind = 'upsert' AND NOT (state = 2 AND"
         " coalesce(applied_version, 0) <= ?2)");
     q.Bind(1, EntityFor(t.name, key_text)).Bind(2, version);
     while (q.Step()) {
@@ -311,7 +311,7 @@ Status Engine::ApplyPage(const protocol::PullResponse& page, std::set<std::strin
 
 Status Engine::Resync(std::set<std::string>* tables) {
   const char* unfinished =
-      "EXISTS (SELECT 1 FROM _outpost_outbox o INDEXED BY _outpost_outbox_entity WHERE o.entity = 'r:' || %T || ':' || %K AND o.state IN (0, 1, 3))";
+      "EXISTS (SELECT 1 FROM _outpost_outbox o INDEXED BY _outpost_outbox_by_entity WHERE o.entity = 'r:' || %T || ':' || %K AND o.state IN (0, 1, 3))";
   auto expr = [&](const std::string& table_expr, const std::string& key_expr) {
     std::string s = unfinished;
     s.replace(s.find("%T"), 2, table_expr);

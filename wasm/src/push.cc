@@ -21,14 +21,17 @@ std::string SeqList(const std::vector<OpRow>& rows) {
 constexpr const char* kInflightOfBatch = "state = 1 AND seq IN (SELECT value FROM json_each(?1))";
 }  // namespace
 
+// The head of an entity is its oldest unfinished op. An op is claimed only when the op before it is done
+// (or gone), and a done op never changes state again, so an entity's ops in seq order are always some done
+// ones followed by the unfinished ones: "the op just before is done" means "nothing before is unfinished",
+// one index seek however many done ops the retention keeps.
 Status Engine::ClaimBatch(int64_t now_ms, Action* action) {
   std::vector<OpRow> rows;
   const size_t limit = std::min(batch_limit_, protocol::Limits{}.max_ops);
   OUTPOST_RETURN_IF_ERROR(ReadOps(
-      "state = 0 AND next_attempt_ms <= ?1 AND NOT EXISTS (SELECT 1 FROM _outpost_outbox p INDEXED BY"
-      " _outpost_outbox_entity WHERE"
-      " p.entity = _outpost_outbox.entity AND p.state IN (0, 1, 3) AND p.seq < _outpost_outbox.seq)"
-      " ORDER BY priority, seq",
+      "state = 0 AND next_attempt_ms <= ?1 AND coalesce((SELECT p.state FROM _outpost_outbox p INDEXED BY"
+      " _outpost_outbox_by_entity WHERE p.entity = _outpost_outbox.entity AND p.seq < _outpost_outbox.seq"
+      " ORDER BY p.seq DESC LIMIT 1), 2) = 2 ORDER BY priority, seq",
       {now_ms}, limit, &rows));
   if (rows.empty()) return Status::OK();
   const bool full = rows.size() == limit;
