@@ -14,6 +14,10 @@ set(OUTPOST_SQLITE_DEFINES
   SQLITE_OMIT_SHARED_CACHE
   SQLITE_OMIT_PROGRESS_CALLBACK
   SQLITE_OMIT_UTF16                  # every string crosses as UTF-8 (Embind, the protocol); 2.6 KB of WASM
+  SQLITE_OMIT_COMPLETE               # APIs nothing here calls (sqlite3_complete, sqlite3_get_table, incremental
+  SQLITE_OMIT_GET_TABLE              # blob I/O, column declared types): none changes what SQL does; they
+  SQLITE_OMIT_INCRBLOB               # keep the module under its 900 KB budget
+  SQLITE_OMIT_DECLTYPE
   SQLITE_TEMP_STORE=3                # temp tables and statement journals in memory: no temp files in the pool
   SQLITE_USE_ALLOCA
   SQLITE_ENABLE_MATH_FUNCTIONS

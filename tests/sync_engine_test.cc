@@ -8,6 +8,7 @@
 #include <ctime>
 #include <cstdio>
 
+#include "sync_engine_impl.h"  // the shadow codec
 #include "sync_test_util.h"
 
 namespace outpost::testing {
@@ -1545,30 +1546,75 @@ TEST_F(SyncEngineTest, EngineWorkWaitsForTheAppsTransaction) {
 TEST(SyncSchemaTest, TablesFromAnEarlierBuildGetTheirNewColumnsAndIndexes) {
   SyncConfig c;
   c.tables["t"] = TrackedTable{{"id"}, {}};
-  // The engine's tables as the first builds created them (no outbox `sent`, no shadow `own_version`, the
-  // outbox indexes with `state` in their keys).
-  SyncClient client(c, "CREATE TABLE t(id TEXT PRIMARY KEY, v TEXT);");
+  c.tables["t"].policy.columns["n"] = merge::Policy::kCounter;
+  // The engine's tables as the first builds created them (no outbox `sent`, the outbox indexes with `state`
+  // in their keys, one _outpost_shadow row per column, without `own_version`), holding a synced row.
+  SyncClient client(c, "CREATE TABLE t(id TEXT PRIMARY KEY, v TEXT, n INTEGER);");
   client.engine.reset();
-  client.ExecOk("DROP TABLE _outpost_outbox; DROP TABLE _outpost_shadow;"
+  const std::string hlc = "0190a6f27c41-00000000-0123456789abcdef";
+  client.ExecOk("DROP TABLE _outpost_outbox; DROP TABLE _outpost_rows;"
                 "CREATE TABLE _outpost_outbox(seq INTEGER PRIMARY KEY, id TEXT NOT NULL, kind TEXT NOT NULL,"
                 " entity TEXT NOT NULL, priority INTEGER NOT NULL, hlc TEXT NOT NULL, tbl TEXT, key TEXT, columns TEXT,"
                 " base_version INTEGER, target TEXT, payload TEXT, state INTEGER NOT NULL DEFAULT 0, attempts INTEGER"
                 " NOT NULL DEFAULT 0, next_attempt_ms INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL,"
                 " updated_ms INTEGER NOT NULL, applied_version INTEGER, error_code TEXT, error_message TEXT,"
                 " bytes INTEGER NOT NULL);"
+                "CREATE INDEX _outpost_outbox_entity ON _outpost_outbox(entity, state, seq);"
+                "CREATE INDEX _outpost_outbox_queue ON _outpost_outbox(state, priority, seq);"
+                "CREATE TABLE _outpost_rows(tbl TEXT NOT NULL, key TEXT NOT NULL, version INTEGER,"
+                " delete_hlc TEXT, live_hlc TEXT, PRIMARY KEY(tbl, key)) WITHOUT ROWID;"
                 "CREATE TABLE _outpost_shadow(tbl TEXT NOT NULL, key TEXT NOT NULL, col TEXT NOT NULL,"
                 " hlc TEXT NOT NULL, total, PRIMARY KEY(tbl, key, col)) WITHOUT ROWID;"
-                "CREATE INDEX _outpost_outbox_entity ON _outpost_outbox(entity, state, seq);"
-                "CREATE INDEX _outpost_outbox_queue ON _outpost_outbox(state, priority, seq);");
+                "INSERT INTO t VALUES ('a', 'x', 5);"
+                "INSERT INTO _outpost_rows(tbl, key, version) VALUES ('t', '{\"id\":\"a\"}', 1);"
+                "INSERT INTO _outpost_shadow VALUES ('t', '{\"id\":\"a\"}', 'v', '" + hlc + "', NULL),"
+                " ('t', '{\"id\":\"a\"}', 'n', '" + hlc + "', 5);");
   client.OpenEngine();
   EXPECT_EQ(client.Text("SELECT group_concat(name, ' ') FROM (SELECT name FROM sqlite_master WHERE type = 'index'"
                         " AND tbl_name = '_outpost_outbox' ORDER BY name)"),
             "_outpost_outbox_by_entity _outpost_outbox_pending");
-  client.ExecOk("INSERT INTO t VALUES ('a', 'x')");
+  EXPECT_EQ(client.Int("SELECT count(*) FROM sqlite_master WHERE name = '_outpost_shadow'"), 0);
+  EXPECT_EQ(client.Text("SELECT shadow FROM _outpost_rows"), "1:n " + hlc + " - 5;1:v " + hlc + " - -");
+  // The server holds that row (total 5 at version 1). The migrated total still counts: a local +2 is sent
+  // as a delta and, acknowledged, makes the local value the total plus the deltas after version 1.
   FakeServer server;
-  server.policies["t"] = merge::TablePolicy{};
+  server.policies["t"] = c.tables["t"].policy;
+  protocol::Operation remote;
+  remote.id = "01900000-0000-7000-8000-000000000009";
+  remote.kind = "upsert";
+  remote.table = "t";
+  remote.key = {{"id", std::string("a")}};
+  ASSERT_TRUE(Hlc::Decode(hlc, &remote.hlc).ok());
+  remote.columns["v"] = {std::string("x"), remote.hlc};
+  remote.columns["n"] = {int64_t{5}, remote.hlc};
+  server.RemoteWrite(remote);
+  client.ExecOk("UPDATE t SET n = n + 2 WHERE id = 'a'");
+  client.ExecOk("INSERT INTO t VALUES ('b', 'y', 1)");
+  Action push = client.Next();
+  ASSERT_EQ(push.kind, Action::kPush);
+  ASSERT_TRUE(client.Serve(push, server).ok());
+  EXPECT_EQ(client.Int("SELECT n FROM t WHERE id = 'a'"), 7);
+  EXPECT_EQ(client.Text("SELECT shadow FROM _outpost_rows WHERE key = '{\"id\":\"a\"}'"),
+            "1:n " + hlc + " - 5;1:v " + hlc + " - -");  // an acknowledged counter delta leaves the total
   client.SyncAll(server);
-  EXPECT_EQ(client.List(OpState::kDone).size(), 1u);
+  EXPECT_EQ(client.List(OpState::kDone).size(), 2u);
+  EXPECT_EQ(client.Int("SELECT n FROM t WHERE id = 'a'"), 7);
+}
+
+TEST(SyncSchemaTest, AShadowThatDoesNotDecodeIsAnErrorNotAGuess) {
+  using sync::DecodeShadow;
+  using sync::EncodeShadow;
+  using sync::Shadow;
+  Shadow shadow{{"title", {HlcTimestamp{1, 2, 3}, std::nullopt, 7}}, {"odd name;x", {HlcTimestamp{4, 5, 6}, 12, std::nullopt}}};
+  Shadow back;
+  ASSERT_TRUE(DecodeShadow(EncodeShadow(shadow), &back).ok());
+  EXPECT_EQ(back, shadow);
+  ASSERT_TRUE(DecodeShadow("", &back).ok());
+  EXPECT_TRUE(back.empty());
+  for (const char* bad : {"5:title", "5:title x - -", "9:title 0190a6f27c41-00000000-0123456789abcdef - -",
+                          "5:title 0190a6f27c41-00000000-0123456789abcdef 1x -", "x:title"}) {
+    EXPECT_EQ(DecodeShadow(bad, &back).code(), "INTERNAL") << bad;
+  }
 }
 
 // An entity's head is found by one index seek however many done operations the retention keeps: the claim

@@ -2,6 +2,7 @@
 // state, pull cursor), reading and writing operation rows, the size bounds, and the list/retry/discard
 // operations the app sees. Everything here runs on the engine's connection, inside whatever transaction is
 // open (the caller decides).
+#include <charconv>
 #include <cstring>
 
 #include "protocol_json.h"
@@ -131,6 +132,70 @@ Status ParseColumnsText(const std::string& text, protocol::Columns* columns) {
 
 std::string ValueJson(const Value& v) { return pj::Dump(pj::ValueToJson(v)); }
 
+// Column names are length-prefixed ("5:title"), so any name SQLite allows round-trips.
+std::string EncodeShadow(const Shadow& shadow) {
+  std::string out;
+  for (const auto& [name, c] : shadow) {
+    if (!out.empty()) out += ';';
+    out += std::to_string(name.size()) + ':' + name + ' ' + Hlc::Encode(c.hlc) + ' ';
+    out += c.own_version ? std::to_string(*c.own_version) : "-";
+    out += ' ';
+    out += c.total ? std::to_string(*c.total) : "-";
+  }
+  return out;
+}
+
+Status DecodeShadow(std::string_view text, Shadow* shadow) {
+  shadow->clear();
+  auto corrupt = [&] {
+    return Status::Error("INTERNAL", "A stored column shadow is unreadable (\"" + std::string(text.substr(0, 80)) +
+                                         "\"); the database was modified outside Outpost.");
+  };
+  auto number = [](std::string_view field, std::optional<int64_t>* out) {
+    if (field == "-") return true;
+    int64_t n = 0;
+    auto [end, ec] = std::from_chars(field.data(), field.data() + field.size(), n);
+    if (ec != std::errc() || end != field.data() + field.size()) return false;
+    *out = n;
+    return true;
+  };
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t colon = text.find(':', i);
+    size_t len = 0;
+    if (colon == std::string_view::npos) return corrupt();
+    auto [end, ec] = std::from_chars(text.data() + i, text.data() + colon, len);
+    if (ec != std::errc() || end != text.data() + colon || colon + 1 + len > text.size()) return corrupt();
+    std::string name(text.substr(colon + 1, len));
+    i = colon + 1 + len;
+    size_t stop = text.find(';', i);
+    if (stop == std::string_view::npos) stop = text.size();
+    std::string_view fields = text.substr(i, stop - i);  // " hlc own_version total"
+    ShadowColumn c;
+    size_t a = fields.find(' ', 1), b = a == std::string_view::npos ? a : fields.find(' ', a + 1);
+    if (fields.empty() || fields[0] != ' ' || b == std::string_view::npos || !Hlc::Decode(fields.substr(1, a - 1), &c.hlc).ok() ||
+        !number(fields.substr(a + 1, b - a - 1), &c.own_version) || !number(fields.substr(b + 1), &c.total))
+      return corrupt();
+    if (!shadow->emplace(std::move(name), c).second) return corrupt();
+    i = stop + 1;
+  }
+  return Status::OK();
+}
+
+Status Engine::LoadShadow(const std::string& table, const std::string& key_text, Shadow* shadow) {
+  shadow->clear();
+  Stmt q = sql_("SELECT shadow FROM _outpost_rows WHERE tbl = ?1 AND key = ?2");
+  if (q.Bind(1, table).Bind(2, key_text).Step() && !q.Null(0)) return DecodeShadow(q.Text(0), shadow);
+  return q.status();
+}
+
+Status Engine::SaveShadow(const std::string& table, const std::string& key_text, const Shadow& shadow) {
+  Stmt q = sql_("UPDATE _outpost_rows SET shadow = ?3 WHERE tbl = ?1 AND key = ?2");
+  q.Bind(1, table).Bind(2, key_text);
+  if (!shadow.empty()) q.Bind(3, EncodeShadow(shadow));
+  return q.Run();
+}
+
 Status Engine::CreateSchema() {
   OUTPOST_RETURN_IF_ERROR(CreateTables());
   // Columns added after the first tables were created (databases from earlier builds get them here).
@@ -140,7 +205,7 @@ Status Engine::CreateSchema() {
     const char* definition;
   };
   for (const Added& a : {Added{"_outpost_outbox", "sent", "sent INTEGER NOT NULL DEFAULT 0"},
-                         Added{"_outpost_shadow", "own_version", "own_version INTEGER"}}) {
+                         Added{"_outpost_rows", "shadow", "shadow TEXT"}}) {
     bool present = false;
     {
       Stmt q = sql_("SELECT 1 FROM pragma_table_info(?1, 'main') WHERE name = ?2");
@@ -150,7 +215,49 @@ Status Engine::CreateSchema() {
     if (!present)
       OUTPOST_RETURN_IF_ERROR(sql_.Exec(std::string("ALTER TABLE ") + a.table + " ADD COLUMN " + a.definition));
   }
-  return Status::OK();
+  return MigrateShadowTable();
+}
+
+// Earlier builds kept one _outpost_shadow row per (table, key, column); their rows move into
+// _outpost_rows.shadow, in one transaction with the table's drop.
+Status Engine::MigrateShadowTable() {
+  {
+    Stmt q = sql_("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_outpost_shadow'");
+    if (!q.Step()) return q.status();
+  }
+  bool own = false;
+  {
+    Stmt q = sql_("SELECT 1 FROM pragma_table_info('_outpost_shadow', 'main') WHERE name = 'own_version'");
+    own = q.Step();
+    OUTPOST_RETURN_IF_ERROR(q.status());
+  }
+  OUTPOST_RETURN_IF_ERROR(Begin());
+  std::map<std::pair<std::string, std::string>, Shadow> rows;
+  Status s;
+  {
+    Stmt q = sql_(std::string("SELECT tbl, key, col, hlc, total, ") + (own ? "own_version" : "NULL") +
+                  " FROM _outpost_shadow");
+    while (q.Step()) {
+      ShadowColumn c;
+      if (!Hlc::Decode(q.Text(3), &c.hlc).ok()) continue;  // unreadable: as if never known (a pull restores it)
+      if (q.Get(4).index() == 1) c.total = q.Int(4);
+      if (!q.Null(5)) c.own_version = q.Int(5);
+      rows[{q.Text(0), q.Text(1)}][q.Text(2)] = c;
+    }
+    s = q.status();
+  }
+  for (const auto& [ref, shadow] : rows) {
+    if (!s.ok()) break;
+    Stmt q = sql_("INSERT INTO _outpost_rows(tbl, key, shadow) VALUES(?1, ?2, ?3) ON CONFLICT(tbl, key) DO UPDATE"
+                  " SET shadow = excluded.shadow");
+    s = q.Bind(1, ref.first).Bind(2, ref.second).Bind(3, EncodeShadow(shadow)).Run();
+  }
+  if (s.ok()) s = sql_.Exec("DROP TABLE _outpost_shadow");
+  if (!s.ok()) {
+    Rollback();
+    return s;
+  }
+  return Commit();
 }
 
 Status Engine::CreateTables() {
@@ -171,9 +278,7 @@ Status Engine::CreateTables() {
       "CREATE INDEX IF NOT EXISTS _outpost_outbox_by_entity ON _outpost_outbox(entity, seq);"
       "CREATE INDEX IF NOT EXISTS _outpost_outbox_pending ON _outpost_outbox(priority, seq) WHERE state = 0;"
       "CREATE TABLE IF NOT EXISTS _outpost_rows(tbl TEXT NOT NULL, key TEXT NOT NULL, version INTEGER,"
-      " delete_hlc TEXT, live_hlc TEXT, PRIMARY KEY(tbl, key)) WITHOUT ROWID;"
-      "CREATE TABLE IF NOT EXISTS _outpost_shadow(tbl TEXT NOT NULL, key TEXT NOT NULL, col TEXT NOT NULL,"
-      " hlc TEXT NOT NULL, total, own_version INTEGER, PRIMARY KEY(tbl, key, col)) WITHOUT ROWID;"
+      " delete_hlc TEXT, live_hlc TEXT, shadow TEXT, PRIMARY KEY(tbl, key)) WITHOUT ROWID;"
       "CREATE TABLE IF NOT EXISTS _outpost_conflicts(id TEXT PRIMARY KEY, op_id TEXT, tbl TEXT NOT NULL,"
       " key TEXT NOT NULL, fields TEXT NOT NULL, version INTEGER, created_ms INTEGER NOT NULL) WITHOUT ROWID;");
 }
@@ -237,8 +342,8 @@ Status Engine::LoadState(int64_t now_ms) {
   std::vector<std::string> hlcs;
   if (Status s = GetMeta("hlc", &v); !s.ok()) return fail(s);
   if (auto* text = std::get_if<std::string>(&v)) hlcs.push_back(*text);
-  for (const char* sql : {"SELECT max(hlc) FROM _outpost_outbox", "SELECT max(hlc) FROM _outpost_shadow",
-                          "SELECT max(delete_hlc) FROM _outpost_rows"}) {
+  // (Column shadows need no scan: every transaction that writes one also saves the clock, SaveClocks.)
+  for (const char* sql : {"SELECT max(hlc) FROM _outpost_outbox", "SELECT max(delete_hlc) FROM _outpost_rows"}) {
     Stmt q = sql_(sql);
     if (q.Step() && !q.Null(0)) hlcs.push_back(q.Text(0));
     if (!q.status().ok()) return fail(q.status());

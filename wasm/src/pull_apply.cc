@@ -1,11 +1,11 @@
 // Applying what the server says to the local tables: pulled changes, the current rows of `conflict`
-// results, acknowledgements (per-column HLC shadow), and resyncs. Every decision about a row goes through
+// results, acknowledgements (the per-column shadow of _outpost_rows), and resyncs. Every decision about a row goes through
 // outpost::merge (the server's code), with the local row as the current state: its columns carry the HLC
 // of the newest local write (unsent operations included), so a pulled value never overwrites a newer local
 // edit (the edit stays and is still sent: a rebase). Runs inside the engine's transactions with capture off.
 //
 // Counter columns travel as totals in pulled changes and as deltas in operations. The local value is the
-// server's total (kept in _outpost_shadow.total) plus the deltas the total does not include yet: those of
+// server's total (kept in the row's shadow, _outpost_rows.shadow) plus the deltas the total does not include yet: those of
 // unfinished operations, and of done ones applied at a version later than the row's pulled version.
 #include <algorithm>
 
@@ -91,24 +91,21 @@ Status Engine::ApplyChange(const TableInfo& t, const protocol::Change& change, b
     OUTPOST_RETURN_IF_ERROR(q.status());
   }
   bool known = false;
+  Shadow shadow;
   {
-    Stmt q = sql_("SELECT version, delete_hlc, live_hlc FROM _outpost_rows WHERE tbl = ?1 AND key = ?2");
+    Stmt q = sql_("SELECT version, delete_hlc, live_hlc, shadow FROM _outpost_rows WHERE tbl = ?1 AND key = ?2");
     q.Bind(1, t.name).Bind(2, key_text);
     if (q.Step()) {
       known = true;
       current.version = q.Null(0) ? 0 : q.Int(0);
       current.delete_hlc = DecodeOrZero(q.Text(1));
       current.live_hlc = DecodeOrZero(q.Text(2));
+      if (!q.Null(3)) OUTPOST_RETURN_IF_ERROR(DecodeShadow(q.Text(3), &shadow));
     }
     OUTPOST_RETURN_IF_ERROR(q.status());
   }
   std::map<std::string, HlcTimestamp> hlcs;
-  {
-    Stmt q = sql_("SELECT col, hlc FROM _outpost_shadow WHERE tbl = ?1 AND key = ?2");
-    q.Bind(1, t.name).Bind(2, key_text);
-    while (q.Step()) hlcs[q.Text(0)] = DecodeOrZero(q.Text(1));
-    OUTPOST_RETURN_IF_ERROR(q.status());
-  }
+  for (const auto& [name, c] : shadow) hlcs[name] = c.hlc;
   std::vector<OpRow> unfinished;
   OUTPOST_RETURN_IF_ERROR(ReadOps("entity = ?1 AND +state IN (0, 1, 3) ORDER BY seq", {entity}, 1 << 20, &unfinished));
   bool local_delete = false;
@@ -169,18 +166,14 @@ Status Engine::ApplyChange(const TableInfo& t, const protocol::Change& change, b
       BindKey(q, t, change.key, 1);
       OUTPOST_RETURN_IF_ERROR(q.Run());
     }
-    Stmt q = sql_("DELETE FROM _outpost_shadow WHERE tbl = ?1 AND key = ?2");
-    OUTPOST_RETURN_IF_ERROR(q.Bind(1, t.name).Bind(2, key_text).Run());
+    shadow.clear();
   } else {
     std::vector<std::pair<std::string, Value>> writes;
     for (const auto& c : t.columns) {
       // A pulled upsert carries the server's whole row: a column it lacks is NULL there (never written, or
       // removed by a delete its writes were older than), unless we hold an unfinished edit of it.
       const bool server_lacks = !op.columns.count(c) && !totals.count(c) && !unsent.count(c);
-      if (server_lacks) {
-        Stmt q = sql_("DELETE FROM _outpost_shadow WHERE tbl = ?1 AND key = ?2 AND col = ?3");
-        OUTPOST_RETURN_IF_ERROR(q.Bind(1, t.name).Bind(2, key_text).Bind(3, c).Run());
-      }
+      if (server_lacks) shadow.erase(c);
       if (t.policy.ForColumn(c) == merge::Policy::kCounter) {
         if (!local_exists && totals.count(c)) writes.emplace_back(c, totals[c].value);
         else if (server_lacks && local_exists && local_values[c].index() != 0) writes.emplace_back(c, Value());
@@ -193,10 +186,8 @@ Status Engine::ApplyChange(const TableInfo& t, const protocol::Change& change, b
       if (!local_exists || differs) writes.emplace_back(c, value);
       if (n != next.columns.end() && (cur == current.columns.end() || cur->second.hlc != n->second.hlc) &&
           op.columns.count(c) && op.columns[c].hlc == n->second.hlc) {
-        Stmt q = sql_(
-            "INSERT INTO _outpost_shadow(tbl, key, col, hlc) VALUES(?1, ?2, ?3, ?4) ON CONFLICT(tbl, key, col)"
-            " DO UPDATE SET hlc = max(hlc, excluded.hlc)");
-        OUTPOST_RETURN_IF_ERROR(q.Bind(1, t.name).Bind(2, key_text).Bind(3, c).Bind(4, Hlc::Encode(n->second.hlc)).Run());
+        auto [it, fresh] = shadow.try_emplace(c);
+        it->second.hlc = fresh ? n->second.hlc : std::max(it->second.hlc, n->second.hlc);
       }
     }
     if (!local_exists) {
@@ -230,21 +221,20 @@ Status Engine::ApplyChange(const TableInfo& t, const protocol::Change& change, b
       OUTPOST_RETURN_IF_ERROR(q.Run());
     }
     for (const auto& [c, cv] : totals) {
-      Stmt q = sql_(
-          "INSERT INTO _outpost_shadow(tbl, key, col, hlc, total) VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(tbl, key,"
-          " col) DO UPDATE SET hlc = max(hlc, excluded.hlc), total = excluded.total");
-      OUTPOST_RETURN_IF_ERROR(
-          q.Bind(1, t.name).Bind(2, key_text).Bind(3, c).Bind(4, Hlc::Encode(cv.hlc)).Bind(5, cv.value).Run());
+      auto [it, fresh] = shadow.try_emplace(c);
+      it->second.hlc = fresh ? cv.hlc : std::max(it->second.hlc, cv.hlc);
+      it->second.total = cv.value.index() == 1 ? std::optional<int64_t>(std::get<int64_t>(cv.value)) : std::nullopt;
     }
   }
   {
     Stmt q = sql_(
-        "INSERT INTO _outpost_rows(tbl, key, version, delete_hlc, live_hlc) VALUES(?1, ?2, ?3, ?4, ?5)"
+        "INSERT INTO _outpost_rows(tbl, key, version, delete_hlc, live_hlc, shadow) VALUES(?1, ?2, ?3, ?4, ?5, ?6)"
         " ON CONFLICT(tbl, key) DO UPDATE SET version = max(coalesce(version, 0), excluded.version),"
-        " delete_hlc = excluded.delete_hlc, live_hlc = excluded.live_hlc");
+        " delete_hlc = excluded.delete_hlc, live_hlc = excluded.live_hlc, shadow = excluded.shadow");
     q.Bind(1, t.name).Bind(2, key_text).Bind(3, change.version);
     if (next.delete_hlc != HlcTimestamp{}) q.Bind(4, Hlc::Encode(next.delete_hlc));
     if (next.live_hlc != HlcTimestamp{}) q.Bind(5, Hlc::Encode(next.live_hlc));
+    if (!shadow.empty()) q.Bind(6, EncodeShadow(shadow));
     OUTPOST_RETURN_IF_ERROR(q.Run());
   }
   if (!next.deleted && !totals.empty()) OUTPOST_RETURN_IF_ERROR(RecomputeCounters(t, change.key, key_text));
@@ -260,11 +250,10 @@ Status Engine::RecomputeCounters(const TableInfo& t, const protocol::Key& key, c
   }
   std::map<std::string, int64_t> totals;
   {
-    Stmt q = sql_("SELECT col, total FROM _outpost_shadow WHERE tbl = ?1 AND key = ?2 AND total IS NOT NULL");
-    q.Bind(1, t.name).Bind(2, key_text);
-    while (q.Step())
-      if (t.policy.ForColumn(q.Text(0)) == merge::Policy::kCounter) totals[q.Text(0)] = q.Int(1);
-    OUTPOST_RETURN_IF_ERROR(q.status());
+    Shadow shadow;
+    OUTPOST_RETURN_IF_ERROR(LoadShadow(t.name, key_text, &shadow));
+    for (const auto& [name, c] : shadow)
+      if (c.total && t.policy.ForColumn(name) == merge::Policy::kCounter) totals[name] = *c.total;
   }
   if (totals.empty()) return Status::OK();
   {
@@ -328,8 +317,6 @@ Status Engine::Resync(std::set<std::string>* tables) {
   }
   OUTPOST_RETURN_IF_ERROR(sql_.Exec("DELETE FROM _outpost_rows WHERE NOT " +
                                     expr("_outpost_rows.tbl", "_outpost_rows.key")));
-  OUTPOST_RETURN_IF_ERROR(sql_.Exec("DELETE FROM _outpost_shadow WHERE NOT " +
-                                    expr("_outpost_shadow.tbl", "_outpost_shadow.key")));
   return SetMeta("cursor", Value());
 }
 
@@ -344,15 +331,10 @@ Status Engine::MarkAcknowledged(const OpRow& row, int64_t version, const std::se
   CountsChanged();
   if (!op.is_row_op()) return Status::OK();
   const TableInfo* t = FindTable(op.table);
-  {
-    Stmt q = sql_(
-        "INSERT INTO _outpost_rows(tbl, key, delete_hlc) VALUES(?1, ?2, ?3) ON CONFLICT(tbl, key) DO UPDATE SET"
-        " delete_hlc = CASE WHEN excluded.delete_hlc IS NULL THEN delete_hlc ELSE max(coalesce(delete_hlc, ''),"
-        " excluded.delete_hlc) END");
-    q.Bind(1, op.table).Bind(2, row.key_text);
-    if (op.kind == protocol::kDelete) q.Bind(3, Hlc::Encode(op.hlc));
-    OUTPOST_RETURN_IF_ERROR(q.Run());
-  }
+  // The row's shadow takes the HLC of each column this op wrote and own_version, the server version the
+  // write got (see ResolveBaseVersion): read, changed here, written back with the row in one upsert.
+  Shadow shadow;
+  OUTPOST_RETURN_IF_ERROR(LoadShadow(op.table, row.key_text, &shadow));
   bool counters = false;
   for (const auto& [name, cv] : op.columns) {
     if (refused.count(name)) continue;  // the server kept its value: ours never became the server's
@@ -360,13 +342,20 @@ Status Engine::MarkAcknowledged(const OpRow& row, int64_t version, const std::se
       counters = true;
       continue;
     }
-    // own_version: the server version this device's write of the column got (see ResolveBaseVersion).
+    auto [it, fresh] = shadow.try_emplace(name);
+    ShadowColumn& c = it->second;
+    c.hlc = fresh ? cv.hlc : std::max(c.hlc, cv.hlc);
+    c.own_version = std::max(c.own_version.value_or(0), version);
+  }
+  {
     Stmt q = sql_(
-        "INSERT INTO _outpost_shadow(tbl, key, col, hlc, own_version) VALUES(?1, ?2, ?3, ?4, ?5)"
-        " ON CONFLICT(tbl, key, col) DO UPDATE SET hlc = max(hlc, excluded.hlc),"
-        " own_version = max(coalesce(own_version, 0), excluded.own_version)");
-    OUTPOST_RETURN_IF_ERROR(q.Bind(1, op.table).Bind(2, row.key_text).Bind(3, name).Bind(4, Hlc::Encode(cv.hlc))
-                                .Bind(5, version).Run());
+        "INSERT INTO _outpost_rows(tbl, key, delete_hlc, shadow) VALUES(?1, ?2, ?3, ?4) ON CONFLICT(tbl, key) DO"
+        " UPDATE SET delete_hlc = CASE WHEN excluded.delete_hlc IS NULL THEN delete_hlc ELSE"
+        " max(coalesce(delete_hlc, ''), excluded.delete_hlc) END, shadow = excluded.shadow");
+    q.Bind(1, op.table).Bind(2, row.key_text);
+    if (op.kind == protocol::kDelete) q.Bind(3, Hlc::Encode(op.hlc));
+    if (!shadow.empty()) q.Bind(4, EncodeShadow(shadow));
+    OUTPOST_RETURN_IF_ERROR(q.Run());
   }
   if (counters && t && t->exists) return RecomputeCounters(*t, op.key, row.key_text);
   return Status::OK();
@@ -427,10 +416,12 @@ Status Engine::ApplyConflict(const OpRow& row, const protocol::OpOutcome& outcom
     q.Bind(1, cv.value);
     BindKey(q, *t, op.key, 2);
     OUTPOST_RETURN_IF_ERROR(q.Run());
-    Stmt s = sql_(
-        "INSERT INTO _outpost_shadow(tbl, key, col, hlc) VALUES(?1, ?2, ?3, ?4) ON CONFLICT(tbl, key, col)"
-        " DO UPDATE SET hlc = excluded.hlc");
-    OUTPOST_RETURN_IF_ERROR(s.Bind(1, t->name).Bind(2, row.key_text).Bind(3, name).Bind(4, Hlc::Encode(cv.hlc)).Run());
+  }
+  if (!forced.empty()) {  // ApplyChange above put the row in _outpost_rows
+    Shadow shadow;
+    OUTPOST_RETURN_IF_ERROR(LoadShadow(t->name, row.key_text, &shadow));
+    for (const auto& [name, cv] : forced) shadow[name].hlc = cv.hlc;
+    OUTPOST_RETURN_IF_ERROR(SaveShadow(t->name, row.key_text, shadow));
   }
   if (!fields.empty()) {
     const std::string id = NewOpId(now_ms_);

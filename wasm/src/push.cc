@@ -96,20 +96,15 @@ Status Engine::ResolveBaseVersion(OpRow* row) {
   if (op.kind != protocol::kUpsert || op.columns.empty()) return Status::OK();
   const TableInfo* t = FindTable(op.table);
   if (!t || !t->needs_base_version) return Status::OK();
-  std::map<std::string, int64_t> own;
-  {
-    Stmt q = sql_("SELECT col, own_version FROM _outpost_shadow WHERE tbl = ?1 AND key = ?2 AND own_version IS NOT NULL");
-    q.Bind(1, op.table).Bind(2, row->key_text);
-    while (q.Step()) own[q.Text(0)] = q.Int(1);
-    OUTPOST_RETURN_IF_ERROR(q.status());
-  }
+  Shadow shadow;
+  OUTPOST_RETURN_IF_ERROR(LoadShadow(op.table, row->key_text, &shadow));
   const int64_t captured = op.base_version.value_or(0);
   std::optional<int64_t> resolved;
   for (const auto& [name, cv] : op.columns) {
     const merge::Policy p = t->policy.ForColumn(name);
     if (p != merge::Policy::kManual && p != merge::Policy::kFirstWriterWins) continue;
-    auto it = own.find(name);
-    const int64_t known = std::max(captured, it == own.end() ? 0 : it->second);
+    auto it = shadow.find(name);
+    const int64_t known = std::max(captured, it == shadow.end() ? 0 : it->second.own_version.value_or(0));
     resolved = resolved ? std::min(*resolved, known) : known;
   }
   if (resolved && *resolved > captured) op.base_version = *resolved;

@@ -13,8 +13,8 @@
 //    "c:" + entity. `seq` (rowid) is the order of recording; an op is eligible when it is the lowest-seq
 //    not-done op of its entity.
 //  - The HLC and the op-id generator state are written to _outpost_meta in every engine transaction, and at
-//    Open the greatest of the meta and every stored HLC/id is restored: anything issued and committed is
-//    never issued again.
+//    Open the greatest of the meta and the outbox's HLCs/ids is restored: anything issued and committed is
+//    never issued again (HLCs received into a row's shadow advanced the clock in the same transaction).
 #ifndef OUTPOST_SRC_SYNC_ENGINE_IMPL_H_
 #define OUTPOST_SRC_SYNC_ENGINE_IMPL_H_
 
@@ -57,6 +57,22 @@ struct ReplacedRow {
 // `col = ?n AND ...` over the table's key columns, and the matching binds (pull_apply.cc).
 std::string KeyWhere(const TableInfo& t, int first_param);
 void BindKey(Stmt& q, const TableInfo& t, const protocol::Key& key, int first_param);
+
+// What the device knows of one synced column as the server holds it (the `shadow` of an _outpost_rows row):
+// the HLC of the value it holds from the server (pulled or acknowledged), for counter columns the server's
+// total, and the version this device's last applied write of the column got (ResolveBaseVersion).
+struct ShadowColumn {
+  HlcTimestamp hlc;
+  std::optional<int64_t> total;
+  std::optional<int64_t> own_version;
+  bool operator==(const ShadowColumn&) const = default;
+};
+using Shadow = std::map<std::string, ShadowColumn>;
+// One row's columns as text, "col hlc own_version total" per column, ';' between columns, '-' for none:
+// a row's whole shadow is one value of one B-tree row, so acknowledging an operation is one upsert however
+// many columns it wrote. Empty text for an empty shadow.
+std::string EncodeShadow(const Shadow& shadow);
+Status DecodeShadow(std::string_view text, Shadow* shadow);
 
 // An outbox row as the engine reads it.
 struct OpRow {
@@ -121,6 +137,7 @@ class Engine final : public SyncEngine {
   // outbox_store.cc
   Status CreateSchema();  // tables (CreateTables) and columns added since
   Status CreateTables();
+  Status MigrateShadowTable();  // _outpost_shadow of earlier builds into _outpost_rows.shadow
   Status LoadState(int64_t now_ms);  // meta, HLC, op ids, client id
   Status GetMeta(const std::string& key, Value* out);
   Status SetMeta(const std::string& key, const Value& value);
@@ -154,6 +171,10 @@ class Engine final : public SyncEngine {
   Status ApplyChange(const TableInfo& table, const protocol::Change& change, bool received);
   Status Resync(std::set<std::string>* tables);
   Status RecomputeCounters(const TableInfo& table, const protocol::Key& key, const std::string& key_text);
+  // The shadow of a row (empty when the row or its shadow is unknown) and writing it back (the row must be
+  // in _outpost_rows already).
+  Status LoadShadow(const std::string& table, const std::string& key_text, Shadow* shadow);
+  Status SaveShadow(const std::string& table, const std::string& key_text, const Shadow& shadow);
   Status ApplyConflict(const OpRow& op, const protocol::OpOutcome& outcome);
   // `refused`: columns the server kept its own value of (conflict); they do not enter the shadow.
   Status MarkAcknowledged(const OpRow& op, int64_t version, const std::set<std::string>& refused = {});
