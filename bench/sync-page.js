@@ -25,7 +25,7 @@ async function drain({ n, url, token, batchSize, name, durability = 'full' }) {
   await setup.close();
   const db = await open(name, {
     durability,
-    sync: { url, token, batchSize, paused: true, pullIntervalMs: 0, tables: { notes: { primaryKey: 'id' } } },
+    sync: { url, token, batchSize, paused: true, pullIntervalMs: 0, tables: { notes: { primaryKey: 'id' } }, ...(globalThis.BENCH_INFLIGHT ? { maxInflightPushes: globalThis.BENCH_INFLIGHT } : {}) },
     testHooks: true, // the sync loop's time split (syncProfile)
   });
   try {
@@ -55,7 +55,7 @@ async function drain({ n, url, token, batchSize, name, durability = 'full' }) {
     const per = (x) => Math.round((x / Math.max(1, p.pushes)) * 100) / 100;
     // Per push request, in ms: the engine's Next (claim + encode, and the commit), the request, OnResult
     // (decode + ack + commit), event draining, waits for the request chain, and what is left (timers,
-    // promise hops, the worker's message handling).
+    // promise hops, the worker's message handling); wall = the drain's time per push.
     const profile = {
       pushes: p.pushes,
       next: per(p.nextMs),
@@ -63,6 +63,8 @@ async function drain({ n, url, token, batchSize, name, durability = 'full' }) {
       result: per(p.resultMs),
       events: per(p.eventsMs),
       queued: per(p.queuedMs),
+      wait: per(p.waitMs ?? 0), // the loop idle, waiting for an answer (the worker's spare time)
+      wall: per(ms),
       other: per(ms - p.nextMs - p.fetchMs - p.resultMs - p.eventsMs - p.queuedMs),
     };
     return { n, ms: Math.round(ms), opsPerSec: Math.round((n / ms) * 1000), queued, after: stats, perPushMs: profile };

@@ -43,8 +43,9 @@ export class SyncLoop {
     this.roundWaiters = [];
     // Where the time of the requests goes (bench/sync.mjs reads it through the `syncProfile` test hook):
     // queued = waiting for the request chain, engine = inside engine calls, events = draining events,
-    // fetch = the request, from its start to the whole answer read.
-    this.profile = { pushes: 0, queuedMs: 0, nextMs: 0, resultMs: 0, eventsMs: 0, fetchMs: 0 };
+    // fetch = the request, from its start to the whole answer read, wait = the loop waiting for an answer
+    // with nothing else to do.
+    this.profile = { pushes: 0, queuedMs: 0, nextMs: 0, resultMs: 0, eventsMs: 0, fetchMs: 0, waitMs: 0 };
     this.onOnline = () => this.hint(true);
     this.onOffline = () => this.hint(false);
     globalThis.addEventListener?.('online', this.onOnline);
@@ -127,7 +128,9 @@ export class SyncLoop {
           continue; // the engine may hand out another request (a pipelined push) at once
         }
         if (this.inflight.size > 0) {
+          const waited = performance.now();
           const done = await this.firstAnswer(action);
+          this.profile.waitMs += performance.now() - waited;
           if (this.stopped) return;
           if (done) {
             this.inflight.delete(done.action.requestId);
