@@ -187,6 +187,47 @@ TEST(Protocol, PushResponseRoundTrip) {
   EXPECT_EQ(DecodeAs(text, &bad).code(), "INVALID_ARGUMENT");
 }
 
+// An answer whose results are all `applied`, as the server writes it, is read by a fast path
+// (DecodeAllApplied); it must accept exactly what the strict decoder accepts, with the same result, and leave
+// every error to it.
+TEST(Protocol, AllAppliedAnswersDecodeLikeTheStrictDecoderSaysTheyShould) {
+  const std::string head = R"({"protocol":1,"results":[)";
+  auto applied = [](const char* id, const std::string& version) {
+    return std::string(R"({"id":")") + id + R"(","status":"applied","version":)" + version + "}";
+  };
+  PushResponse m;
+  ASSERT_TRUE(DecodeAs(head + applied(kId1, "0") + "," + applied(kId2, "9007199254740991") + "]}", &m).ok());
+  ASSERT_EQ(m.results.size(), 2u);
+  EXPECT_EQ(m.results[0], (OpResult{kId1, false, OpOutcome{OpStatus::kApplied, 0, {}, false, "", "", {}}}));
+  EXPECT_EQ(m.results[1].outcome.version, 9007199254740991);
+  // The same answer spaced out (not the server's bytes): the strict decoder, same result.
+  PushResponse spaced;
+  ASSERT_TRUE(DecodeAs(R"({ "results": [ { "version": 0, "status": "applied", "id": ")" + std::string(kId1) +
+                           R"(" }, )" + applied(kId2, "9007199254740991") + R"(], "protocol": 1 })",
+                       &spaced).ok());
+  EXPECT_EQ(spaced, m);
+  ASSERT_TRUE(DecodeAs(head + "]}", &m).ok());
+  EXPECT_TRUE(m.results.empty());
+  // Errors come from the strict decoder, with its codes.
+  const struct {
+    std::string text;
+    const char* code;
+  } bad[] = {
+      {head + applied(kId1, "1") + "," + applied(kId1, "2") + "]}", "INVALID_ARGUMENT"},  // answered twice
+      {head + applied("0190A6F2-7C3E-7ABC-8DEF-0123456789AB", "1") + "]}", "INVALID_ARGUMENT"},  // not an op id
+      {head + applied(kId1, "9007199254740992") + "]}", "INVALID_ARGUMENT"},  // beyond the safe integers
+      {head + applied(kId1, "-1") + "]}", "INVALID_ARGUMENT"},
+      {head + applied(kId1, "01") + "]}", "INVALID_JSON"},
+      {head + applied(kId1, "1") + "]}x", "INVALID_JSON"},
+      {head + applied(kId1, "1") + "]", "INVALID_JSON"},
+      {R"({"protocol":2,"results":[]})", "UNSUPPORTED_VERSION"},
+  };
+  for (const auto& b : bad) EXPECT_EQ(DecodeAs(b.text, &m).code(), b.code) << b.text;
+  Limits small;
+  small.max_body_bytes = 40;
+  EXPECT_EQ(DecodeAs(head + applied(kId1, "1") + "]}", &m, small).code(), "TOO_LARGE");
+}
+
 TEST(Protocol, PullRoundTrips) {
   ExpectRoundTrip(PullRequest{"d1", "", std::nullopt, {}});
   ExpectRoundTrip(PullRequest{"d1", "c.123~abc_-:9", 500, {"user:42", "team.7"}});

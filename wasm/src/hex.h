@@ -17,11 +17,6 @@ inline int Digit(char c) {
   return -1;
 }
 
-// Appends the low `digits` nibbles of `value`, most significant first.
-inline void Append(uint64_t value, int digits, std::string* out) {
-  for (int i = digits - 1; i >= 0; --i) out->push_back(kDigits[(value >> (4 * i)) & 0xf]);
-}
-
 }  // namespace outpost::hex
 
 #endif  // OUTPOST_SRC_HEX_H_

@@ -120,14 +120,18 @@ void Hlc::Restore(const HlcTimestamp& last) {
 }
 
 std::string Hlc::Encode(const Timestamp& ts) {
-  std::string out;
-  out.reserve(kEncodedLength);
-  hex::Append(static_cast<uint64_t>(ClampWall(ts.wall_ms)), 12, &out);
-  out.push_back('-');
-  hex::Append(ts.counter, 8, &out);
-  out.push_back('-');
-  hex::Append(ts.node, 16, &out);
-  return out;
+  // Into a fixed buffer, one string construction: this runs per column of every captured, sent and
+  // acknowledged operation.
+  char buf[kEncodedLength];
+  auto put = [&buf](size_t at, uint64_t value, int digits) {
+    for (int i = digits - 1; i >= 0; --i, value >>= 4) buf[at + i] = hex::kDigits[value & 0xf];
+  };
+  put(0, static_cast<uint64_t>(ClampWall(ts.wall_ms)), 12);
+  buf[12] = '-';
+  put(13, ts.counter, 8);
+  buf[21] = '-';
+  put(22, ts.node, 16);
+  return std::string(buf, kEncodedLength);
 }
 
 Status Hlc::Decode(std::string_view text, Timestamp* ts) {

@@ -3,6 +3,7 @@
 #include <set>
 #include <vector>
 
+#include "outpost/op_id.h"
 #include "outpost/protocol.h"
 #include "protocol_json.h"
 
@@ -242,6 +243,46 @@ void EncodeOutcome(const OpOutcome& o, Json* j) {
   }
 }
 
+// The common answer, every result `applied`, exactly as Encode(PushResponse) writes it, read without a JSON
+// tree (an answer to a batch of 500 is 500 of them). Anything else, including every error, returns false and
+// the strict decoder decides, so this accepts a subset of what the strict decoder accepts, with the same
+// result.
+bool DecodeAllApplied(std::string_view text, const Limits& limits, PushResponse* out) {
+  constexpr std::string_view kHead = "{\"protocol\":1,\"results\":[";
+  constexpr std::string_view kId = "{\"id\":\"";
+  constexpr std::string_view kStatus = "\",\"status\":\"applied\",\"version\":";
+  static_assert(kVersion == 1);
+  if (text.size() > limits.max_body_bytes || !text.starts_with(kHead)) return false;
+  size_t i = kHead.size();
+  std::vector<OpResult> results;
+  std::set<std::string_view> ids;
+  while (i < text.size() && text[i] != ']') {
+    if (!results.empty() && text[i++] != ',') return false;
+    if (text.substr(i, kId.size()) != kId) return false;
+    i += kId.size();
+    const size_t end = text.find('"', i);
+    if (end == std::string_view::npos) return false;
+    const std::string_view id = text.substr(i, end - i);
+    if (!ParseOpId(id).ok() || !ids.insert(id).second) return false;
+    i = end;
+    if (text.substr(i, kStatus.size()) != kStatus) return false;
+    i += kStatus.size();
+    const size_t digits = i;
+    int64_t version = 0;
+    while (i < text.size() && text[i] >= '0' && text[i] <= '9' && i - digits < 16) version = version * 10 + (text[i++] - '0');
+    if (i == digits || (i - digits > 1 && text[digits] == '0') || version > kMaxSafeInteger) return false;
+    if (i >= text.size() || text[i++] != '}') return false;
+    OpResult r;
+    r.id = std::string(id);
+    r.outcome.version = version;  // status applied is the default
+    results.push_back(std::move(r));
+    if (results.size() > limits.max_ops) return false;
+  }
+  if (text.substr(i) != "]}") return false;
+  out->results = std::move(results);
+  return true;
+}
+
 }  // namespace
 
 std::string_view PriorityName(Priority p) {
@@ -324,6 +365,7 @@ std::string Encode(const PushResponse& m) {
 }
 
 Status Decode(std::string_view text, const Limits& limits, PushResponse* out) {
+  if (DecodeAllApplied(text, limits, out)) return Status::OK();
   Json root;
   OUTPOST_RETURN_IF_ERROR(Start(text, limits, &root));
   OUTPOST_RETURN_IF_ERROR(json::ExpectObject(root, "", {"protocol", "results"}));
