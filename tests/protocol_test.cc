@@ -633,6 +633,63 @@ TEST(ProtocolBadInput, BaseCasesAreValid) {
 }
 
 // The fuzzer's seeds must stay valid messages, or it starts from nothing but the JSON syntax.
+// The canonical fast paths (Limits::canonical_fast_path) decide every input exactly as the strict decoder
+// does: the seeds in the encoder's exact form, and every one-byte deletion and a set of edits of them.
+TEST(Protocol, CanonicalFastPathsAgreeWithTheStrictDecoder) {
+  auto read = [](const char* name) {
+    std::ifstream file(std::string(OUTPOST_FUZZ_CORPUS_DIR) + "/" + name, std::ios::binary);
+    std::stringstream text;
+    text << file.rdbuf();
+    return text.str();
+  };
+  Limits strict;
+  strict.canonical_fast_path = false;
+  auto agree = [&](const std::string& text, auto message) {
+    auto fast = message, slow = message;
+    const Status a = protocol::Decode(text, Limits{}, &fast), b = protocol::Decode(text, strict, &slow);
+    EXPECT_EQ(a.ToString(), b.ToString()) << text;
+    if (a.ok() && b.ok()) {
+      EXPECT_TRUE(fast == slow) << text;
+    }
+    return a.ok();
+  };
+  const std::string request = read("push_request_canonical.json"), answer = read("push_response_applied.json");
+  ASSERT_TRUE(agree(request, PushRequest{}));
+  ASSERT_TRUE(agree(answer, PushResponse{}));
+  PushRequest m;
+  ASSERT_TRUE(protocol::Decode(request, Limits{}, &m).ok());
+  EXPECT_EQ(protocol::Encode(m), request) << "the seed is the encoder's exact form";
+  for (const std::string* seed : {&request, &answer}) {
+    for (size_t i = 0; i < seed->size(); ++i) {
+      std::string cut = *seed;
+      cut.erase(i, 1);
+      agree(cut, PushRequest{});
+      agree(cut, PushResponse{});
+    }
+  }
+  const std::pair<std::string, std::string> edits[] = {
+      {R"("value":-7)", R"("value":-0)"},        {R"("value":-7)", R"("value":1.5)"},
+      {R"("value":-7)", R"("value":9007199254740992)"}, {R"("value":"x")", R"("value":"x")"},
+      {R"("id":"n1")", R"("id":null)"},         {R"("baseVersion":3)", R"("baseVersion":03)"},
+      {R"("priority":"normal")", R"("priority":"urgent")"}, {R"("table":"notes")", R"("table":"no tes")"},
+      {R"("clientId":"d1")", R"("clientId":"d 1")"}, {"0123456789ac", "0123456789ab"},
+      {R"("kind":"delete")", R"("kind":"upsert")"}, {R"("protocol":1})", R"("protocol":2})"},
+  };
+  for (const auto& [from, to] : edits) {
+    std::string edited = request;
+    ASSERT_NE(edited.find(from), std::string::npos) << from;
+    edited.replace(edited.find(from), from.size(), to);
+    agree(edited, PushRequest{});
+  }
+  Limits small;
+  small.max_columns = 2;
+  PushRequest a, b;
+  Limits small_strict = small;
+  small_strict.canonical_fast_path = false;
+  EXPECT_EQ(protocol::Decode(request, small, &a).ToString(), protocol::Decode(request, small_strict, &b).ToString());
+  EXPECT_EQ(protocol::Decode(request, small, &a).code(), "TOO_LARGE");
+}
+
 TEST(Protocol, FuzzSeedsDecode) {
   int seeds = 0;
   for (const auto& entry : std::filesystem::directory_iterator(OUTPOST_FUZZ_CORPUS_DIR)) {

@@ -1,6 +1,7 @@
 // libFuzzer target for the protocol codec (wasm/include/outpost/protocol.h): every input is decoded as every
-// message type. Decode must never crash, hang or trip a sanitizer, and whatever it accepts must round-trip:
-// Encode(m) decodes again to m, and encoding that gives the same bytes. scripts/test.sh runs it for a bounded
+// message type. Decode must never crash, hang or trip a sanitizer, its canonical fast paths must agree with
+// the strict decoder, and whatever it accepts must round-trip: Encode(m) decodes again to m, and encoding
+// that gives the same bytes. scripts/test.sh runs it for a bounded
 // time; build with clang and -DOUTPOST_FUZZ=ON (tests/fuzz/CMakeLists.txt).
 #include <cstdio>
 #include <cstdlib>
@@ -21,7 +22,16 @@ using namespace outpost::protocol;
 template <class T>
 void Check(std::string_view input, const Limits& limits) {
   T first;
-  if (!Decode(input, limits, &first).ok()) return;
+  const outpost::Status decoded = Decode(input, limits, &first);
+  // The canonical fast paths (push bodies and answers) must decide exactly as the strict decoder does.
+  Limits strict_limits = limits;
+  strict_limits.canonical_fast_path = false;
+  T strict;
+  const outpost::Status strictly = Decode(input, strict_limits, &strict);
+  if (decoded.ok() != strictly.ok() || decoded.code() != strictly.code() || decoded.message() != strictly.message())
+    Fail("the fast path and the strict decoder disagree", decoded.ToString() + "\n" + strictly.ToString());
+  if (decoded.ok() && !(strict == first)) Fail("the fast path and the strict decoder read different messages", std::string(input));
+  if (!decoded.ok()) return;
   const std::string wire = Encode(first);
   T second;
   // The canonical form of an accepted message may be longer than the input (e.g. "\u00e9" → "é" is shorter,

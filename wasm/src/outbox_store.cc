@@ -19,96 +19,9 @@ std::string KeyText(const protocol::Key& key) {
   return out;
 }
 
-namespace {
-
-// Reads back what KeyText / ColumnsText write for plain values (ASCII strings without escapes, safe
-// integers, null) without building a JSON tree: claims read hundreds of rows. Anything else (escapes, reals,
-// big integers, blobs, or text that is not canonical) makes it give up, and the strict parser decides.
-class CanonicalReader {
- public:
-  explicit CanonicalReader(std::string_view s) : s_(s) {}
-  bool Lit(char c) {
-    if (i_ >= s_.size() || s_[i_] != c) return false;
-    ++i_;
-    return true;
-  }
-  bool Lit(std::string_view word) {
-    if (s_.substr(i_, word.size()) != word) return false;
-    i_ += word.size();
-    return true;
-  }
-  bool String(std::string* out) {
-    if (!Lit('"')) return false;
-    const size_t end = s_.find('"', i_);
-    if (end == std::string_view::npos) return false;
-    for (size_t k = i_; k < end; ++k) {
-      const unsigned char c = static_cast<unsigned char>(s_[k]);
-      if (c < 0x20 || c >= 0x80 || c == '\\') return false;
-    }
-    out->assign(s_.substr(i_, end - i_));
-    i_ = end + 1;
-    return true;
-  }
-  bool Plain(Value* v) {
-    if (Lit("null")) {
-      *v = std::monostate{};
-      return true;
-    }
-    if (i_ < s_.size() && s_[i_] == '"') {
-      std::string text;
-      if (!String(&text)) return false;
-      *v = std::move(text);
-      return true;
-    }
-    const bool negative = Lit('-');
-    const size_t start = i_;
-    int64_t n = 0;
-    while (i_ < s_.size() && s_[i_] >= '0' && s_[i_] <= '9' && i_ - start < 16) n = n * 10 + (s_[i_++] - '0');
-    const size_t digits = i_ - start;
-    if (digits == 0 || (digits > 1 && s_[start] == '0') || n > protocol::kMaxSafeInteger) return false;
-    if (i_ >= s_.size() || (s_[i_] != ',' && s_[i_] != '}')) return false;  // a fraction, an exponent, more digits
-    *v = negative ? -n : n;
-    return true;
-  }
-  bool AtEnd() const { return i_ == s_.size(); }
-
- private:
-  std::string_view s_;
-  size_t i_ = 0;
-};
-
-bool ReadCanonicalKey(std::string_view text, protocol::Key* key) {
-  CanonicalReader r(text);
-  if (!r.Lit('{')) return false;
-  do {
-    std::string name;
-    Value v;
-    if (!r.String(&name) || !protocol::IsIdentifier(name) || !r.Lit(':') || !r.Plain(&v) || v.index() == 0) return false;
-    if (!key->emplace(std::move(name), std::move(v)).second) return false;
-  } while (r.Lit(','));
-  return r.Lit('}') && r.AtEnd() && key->size() <= protocol::Limits{}.max_key_columns;
-}
-
-bool ReadCanonicalColumns(std::string_view text, protocol::Columns* columns) {
-  CanonicalReader r(text);
-  if (!r.Lit('{')) return false;
-  if (r.Lit('}')) return r.AtEnd();
-  do {
-    std::string name, hlc;
-    protocol::ColumnValue cv;
-    if (!r.String(&name) || !protocol::IsIdentifier(name) || !r.Lit(":{\"hlc\":") || !r.String(&hlc) ||
-        !r.Lit(",\"value\":") || !r.Plain(&cv.value) || !r.Lit('}') || !Hlc::Decode(hlc, &cv.hlc).ok())
-      return false;
-    if (!columns->emplace(std::move(name), std::move(cv)).second) return false;
-  } while (r.Lit(','));
-  return r.Lit('}') && r.AtEnd() && columns->size() <= protocol::Limits{}.max_columns;
-}
-
-}  // namespace
-
 Status ParseKeyText(const std::string& text, protocol::Key* key) {
   key->clear();
-  if (ReadCanonicalKey(text, key)) return Status::OK();
+  if (pj::ReadCanonicalKey(text, protocol::Limits{}, key)) return Status::OK();
   key->clear();
   pj::Json j;
   OUTPOST_RETURN_IF_ERROR(pj::Parse(text, protocol::Limits{}, &j));
@@ -123,7 +36,7 @@ std::string ColumnsText(const protocol::Columns& columns) {
 
 Status ParseColumnsText(const std::string& text, protocol::Columns* columns) {
   columns->clear();
-  if (text.empty() || ReadCanonicalColumns(text, columns)) return Status::OK();
+  if (text.empty() || pj::ReadCanonicalColumns(text, protocol::Limits{}, columns)) return Status::OK();
   columns->clear();
   pj::Json j;
   OUTPOST_RETURN_IF_ERROR(pj::Parse(text, protocol::Limits{}, &j));

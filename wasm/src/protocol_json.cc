@@ -214,13 +214,110 @@ Status GetString(const Json& j, const std::string& path, size_t min_bytes, size_
 Status GetToken(const Json& j, const std::string& path, size_t max_bytes, std::string_view extra, std::string* out) {
   std::string s;
   if (Status st = GetString(j, path, 1, max_bytes, &s); !st.ok()) return st;
-  for (char c : s) {
-    if (!InAlphabet(c, extra)) {
-      return Invalid(path, Quote(s) + " may only contain A-Z a-z 0-9 and " + std::string(extra));
-    }
-  }
+  if (!IsToken(s, max_bytes, extra)) return Invalid(path, Quote(s) + " may only contain A-Z a-z 0-9 and " + std::string(extra));
   *out = std::move(s);
   return Status::OK();
+}
+
+bool IsToken(std::string_view s, size_t max_bytes, std::string_view extra) {
+  if (s.empty() || s.size() > max_bytes) return false;
+  for (char c : s)
+    if (!InAlphabet(c, extra)) return false;
+  return true;
+}
+
+bool IsIdentifierImpl(std::string_view name);
+
+bool CanonicalReader::Lit(char c) {
+  if (i_ >= s_.size() || s_[i_] != c) return false;
+  ++i_;
+  return true;
+}
+
+bool CanonicalReader::Lit(std::string_view word) {
+  if (s_.substr(i_, word.size()) != word) return false;
+  i_ += word.size();
+  return true;
+}
+
+bool CanonicalReader::String(std::string* out) {
+  if (!Lit('"')) return false;
+  const size_t end = s_.find('"', i_);
+  if (end == std::string_view::npos) return false;
+  for (size_t k = i_; k < end; ++k) {
+    const unsigned char c = static_cast<unsigned char>(s_[k]);
+    if (c < 0x20 || c >= 0x80 || c == '\\') return false;
+  }
+  out->assign(s_.substr(i_, end - i_));
+  i_ = end + 1;
+  return true;
+}
+
+bool CanonicalReader::UInt(int64_t* out) {
+  const size_t start = i_;
+  int64_t n = 0;
+  while (i_ < s_.size() && s_[i_] >= '0' && s_[i_] <= '9' && i_ - start < 16) n = n * 10 + (s_[i_++] - '0');
+  const size_t digits = i_ - start;
+  if (digits == 0 || (digits > 1 && s_[start] == '0') || n > kMaxSafeInteger) return false;
+  if (i_ < s_.size() && ((s_[i_] >= '0' && s_[i_] <= '9') || s_[i_] == '.' || s_[i_] == 'e' || s_[i_] == 'E'))
+    return false;  // more digits, a fraction, an exponent
+  *out = n;
+  return true;
+}
+
+bool CanonicalReader::Plain(Value* v) {
+  if (Lit("null")) {
+    *v = std::monostate{};
+    return true;
+  }
+  if (i_ < s_.size() && s_[i_] == '"') {
+    std::string text;
+    if (!String(&text)) return false;
+    *v = std::move(text);
+    return true;
+  }
+  const bool negative = Lit('-');
+  int64_t n = 0;
+  if (!UInt(&n) || (negative && n == 0)) return false;  // "-0": left to the strict parser
+  *v = negative ? -n : n;
+  return true;
+}
+
+bool CanonicalReader::Key(const Limits& limits, protocol::Key* key) {
+  key->clear();
+  if (!Lit('{')) return false;
+  do {
+    std::string name;
+    Value v;
+    if (!String(&name) || !IsIdentifierImpl(name) || !Lit(':') || !Plain(&v) || v.index() == 0) return false;
+    if (!key->emplace(std::move(name), std::move(v)).second || key->size() > limits.max_key_columns) return false;
+  } while (Lit(','));
+  return Lit('}');
+}
+
+bool CanonicalReader::Columns(const Limits& limits, protocol::Columns* columns) {
+  columns->clear();
+  if (!Lit('{')) return false;
+  if (Lit('}')) return true;
+  do {
+    std::string name, hlc;
+    ColumnValue cv;
+    if (!String(&name) || !IsIdentifierImpl(name) || !Lit(":{\"hlc\":") || !String(&hlc) || !Lit(",\"value\":") ||
+        !Plain(&cv.value) || !Lit('}') || !Hlc::Decode(hlc, &cv.hlc).ok())
+      return false;
+    if (!columns->emplace(std::move(name), std::move(cv)).second || columns->size() > limits.max_columns) return false;
+  } while (Lit(','));
+  return Lit('}');
+}
+
+bool ReadCanonicalKey(std::string_view text, const Limits& limits, protocol::Key* key) {
+  CanonicalReader r(text);
+  return r.Key(limits, key) && r.AtEnd();
+}
+
+bool ReadCanonicalColumns(std::string_view text, const Limits& limits, protocol::Columns* columns) {
+  CanonicalReader r(text);
+  return r.Columns(limits, columns) && r.AtEnd();
 }
 
 bool IsIdentifierImpl(std::string_view name) {

@@ -87,6 +87,33 @@ void AppendKey(std::string* out, const Key& key);             // Dump(KeyToJson(
 void AppendColumns(std::string* out, const Columns& columns);  // Dump(ColumnsToJson(columns))
 void AppendColumn(std::string* out, const ColumnValue& column);  // one entry of AppendColumns: {"hlc":..,"value":..}
 
+// Reads the canonical form the Append* writers give plain values (ASCII strings without escapes, safe
+// integers, null) without building a tree: outbox rows, push bodies and answers hold hundreds. Every method
+// returns false, without a message, at anything else (escapes, reals, big integers, blobs, other spacing or
+// key order, a limit exceeded, a duplicate name): the caller then hands the text to the strict parser, which
+// decides and names the error. So a text it accepts is one the strict parser accepts with the same result.
+class CanonicalReader {
+ public:
+  explicit CanonicalReader(std::string_view s) : s_(s) {}
+  bool Lit(char c);
+  bool Lit(std::string_view word);
+  bool String(std::string* out);                                // "…" of printable ASCII, no backslash
+  bool Plain(Value* v);                                         // null, such a string, or a safe integer
+  bool UInt(int64_t* out);                                      // 0..kMaxSafeInteger, canonical digits
+  bool Key(const Limits& limits, protocol::Key* key);           // as AppendKey writes it
+  bool Columns(const Limits& limits, protocol::Columns* columns);  // as AppendColumns writes it
+  bool AtEnd() const { return i_ == s_.size(); }
+
+ private:
+  std::string_view s_;
+  size_t i_ = 0;
+};
+// A whole text that is exactly one canonical key / columns object.
+bool ReadCanonicalKey(std::string_view text, const Limits& limits, protocol::Key* key);
+bool ReadCanonicalColumns(std::string_view text, const Limits& limits, protocol::Columns* columns);
+// The alphabet check of GetToken.
+bool IsToken(std::string_view s, size_t max_bytes, std::string_view extra);
+
 // Standard base64 (RFC 4648 §4) with padding; Decode rejects anything non-canonical.
 std::string Base64Encode(const std::vector<uint8_t>& bytes);
 bool Base64Decode(std::string_view text, std::vector<uint8_t>* out);

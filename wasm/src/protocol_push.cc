@@ -243,42 +243,70 @@ void EncodeOutcome(const OpOutcome& o, Json* j) {
   }
 }
 
-// The common answer, every result `applied`, exactly as Encode(PushResponse) writes it, read without a JSON
-// tree (an answer to a batch of 500 is 500 of them). Anything else, including every error, returns false and
-// the strict decoder decides, so this accepts a subset of what the strict decoder accepts, with the same
-// result.
-bool DecodeAllApplied(std::string_view text, const Limits& limits, PushResponse* out) {
-  constexpr std::string_view kHead = "{\"protocol\":1,\"results\":[";
-  constexpr std::string_view kId = "{\"id\":\"";
-  constexpr std::string_view kStatus = "\",\"status\":\"applied\",\"version\":";
+// The exact bytes Encode writes, read without a JSON tree (a batch is hundreds of operations): a push of row
+// operations whose values are plain (json::CanonicalReader), and an answer whose results are all `applied`.
+// Anything else, every error included, returns false and the strict decoder decides, so these accept a
+// subset of what it accepts, with the same result (the fuzzer compares them: tests/fuzz).
+constexpr size_t kCanonicalDepth = 5;  // body { ops [ op { columns { column {
+
+bool DecodeCanonical(std::string_view text, const Limits& limits, PushRequest* out) {
+  if (!limits.canonical_fast_path || text.size() > limits.max_body_bytes || limits.max_depth < kCanonicalDepth)
+    return false;
+  json::CanonicalReader r(text);
+  PushRequest m;
+  if (!r.Lit("{\"clientId\":") || !r.String(&m.client_id) ||
+      !json::IsToken(m.client_id, kMaxClientIdLength, kClientIdExtra) || !r.Lit(",\"ops\":["))
+    return false;
+  std::set<std::string_view> ids;
+  do {
+    Operation op;
+    int64_t base = 0;
+    std::string text_field;
+    if (!r.Lit('{')) return false;
+    if (r.Lit("\"baseVersion\":")) {
+      if (!r.UInt(&base) || !r.Lit(',')) return false;
+      op.base_version = base;
+    }
+    const bool upsert = r.Lit("\"columns\":");
+    if (upsert && (!r.Columns(limits, &op.columns) || !r.Lit(','))) return false;
+    if (!r.Lit("\"hlc\":") || !r.String(&text_field) || !Hlc::Decode(text_field, &op.hlc).ok()) return false;
+    if (!r.Lit(",\"id\":") || !r.String(&op.id) || !ParseOpId(op.id).ok()) return false;
+    if (!r.Lit(",\"key\":") || !r.Key(limits, &op.key) || !r.Lit(",\"kind\":")) return false;
+    if (!r.Lit(upsert ? "\"upsert\"" : "\"delete\"")) return false;
+    op.kind = std::string(upsert ? kUpsert : kDelete);
+    if (!r.Lit(",\"priority\":") || !r.String(&text_field) || !ParsePriority(text_field, &op.priority)) return false;
+    if (!r.Lit(",\"table\":") || !r.String(&op.table) || !IsIdentifier(op.table) || !r.Lit('}')) return false;
+    m.ops.push_back(std::move(op));
+    if (m.ops.size() > limits.max_ops) return false;
+  } while (r.Lit(','));
+  if (!r.Lit("],\"protocol\":1}") || !r.AtEnd()) return false;
   static_assert(kVersion == 1);
-  if (text.size() > limits.max_body_bytes || !text.starts_with(kHead)) return false;
-  size_t i = kHead.size();
+  for (const Operation& op : m.ops)
+    if (!ids.insert(op.id).second) return false;
+  *out = std::move(m);
+  return true;
+}
+
+bool DecodeCanonical(std::string_view text, const Limits& limits, PushResponse* out) {
+  if (!limits.canonical_fast_path || text.size() > limits.max_body_bytes || limits.max_depth < 3) return false;
+  json::CanonicalReader r(text);
+  if (!r.Lit("{\"protocol\":1,\"results\":[")) return false;
   std::vector<OpResult> results;
   std::set<std::string_view> ids;
-  while (i < text.size() && text[i] != ']') {
-    if (!results.empty() && text[i++] != ',') return false;
-    if (text.substr(i, kId.size()) != kId) return false;
-    i += kId.size();
-    const size_t end = text.find('"', i);
-    if (end == std::string_view::npos) return false;
-    const std::string_view id = text.substr(i, end - i);
-    if (!ParseOpId(id).ok() || !ids.insert(id).second) return false;
-    i = end;
-    if (text.substr(i, kStatus.size()) != kStatus) return false;
-    i += kStatus.size();
-    const size_t digits = i;
-    int64_t version = 0;
-    while (i < text.size() && text[i] >= '0' && text[i] <= '9' && i - digits < 16) version = version * 10 + (text[i++] - '0');
-    if (i == digits || (i - digits > 1 && text[digits] == '0') || version > kMaxSafeInteger) return false;
-    if (i >= text.size() || text[i++] != '}') return false;
-    OpResult r;
-    r.id = std::string(id);
-    r.outcome.version = version;  // status applied is the default
-    results.push_back(std::move(r));
-    if (results.size() > limits.max_ops) return false;
+  if (!r.Lit(']')) {
+    do {
+      OpResult result;
+      if (!r.Lit("{\"id\":") || !r.String(&result.id) || !ParseOpId(result.id).ok() ||
+          !r.Lit(",\"status\":\"applied\",\"version\":") || !r.UInt(&result.outcome.version) || !r.Lit('}'))
+        return false;
+      results.push_back(std::move(result));  // status applied is the default
+      if (results.size() > limits.max_ops) return false;
+    } while (r.Lit(','));
+    if (!r.Lit(']')) return false;
   }
-  if (text.substr(i) != "]}") return false;
+  if (!r.Lit('}') || !r.AtEnd()) return false;
+  for (const OpResult& result : results)
+    if (!ids.insert(result.id).second) return false;
   out->results = std::move(results);
   return true;
 }
@@ -313,6 +341,7 @@ std::string Encode(const PushRequest& m) {
 }
 
 Status Decode(std::string_view text, const Limits& limits, PushRequest* out) {
+  if (DecodeCanonical(text, limits, out)) return Status::OK();
   Json root;
   OUTPOST_RETURN_IF_ERROR(Start(text, limits, &root));
   OUTPOST_RETURN_IF_ERROR(json::ExpectObject(root, "", {"protocol", "clientId", "ops"}));
@@ -365,7 +394,7 @@ std::string Encode(const PushResponse& m) {
 }
 
 Status Decode(std::string_view text, const Limits& limits, PushResponse* out) {
-  if (DecodeAllApplied(text, limits, out)) return Status::OK();
+  if (DecodeCanonical(text, limits, out)) return Status::OK();
   Json root;
   OUTPOST_RETURN_IF_ERROR(Start(text, limits, &root));
   OUTPOST_RETURN_IF_ERROR(json::ExpectObject(root, "", {"protocol", "results"}));

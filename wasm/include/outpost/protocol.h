@@ -59,6 +59,9 @@ struct Limits {
   size_t max_scopes = 64;           // scopes per pull request
   size_t max_page_size = 10000;     // changes per pull response
   size_t max_depth = 64;            // JSON nesting (custom payloads included)
+  // Push bodies and answers in the exact form Encode writes are read without a JSON tree; anything else goes
+  // to the strict decoder. Same results either way; false forces the strict decoder (tests compare them).
+  bool canonical_fast_path = true;
 };
 
 // A value with the HLC of the write that set it: the unit of per-column last-writer-wins.
