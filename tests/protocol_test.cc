@@ -204,7 +204,8 @@ TEST(Protocol, AllAppliedAnswersDecodeLikeTheStrictDecoderSaysTheyShould) {
   PushResponse spaced;
   ASSERT_TRUE(DecodeAs(R"({ "results": [ { "version": 0, "status": "applied", "id": ")" + std::string(kId1) +
                            R"(" }, )" + applied(kId2, "9007199254740991") + R"(], "protocol": 1 })",
-                       &spaced).ok());
+                       &spaced)
+                  .ok());
   EXPECT_EQ(spaced, m);
   ASSERT_TRUE(DecodeAs(head + "]}", &m).ok());
   EXPECT_TRUE(m.results.empty());
@@ -213,7 +214,7 @@ TEST(Protocol, AllAppliedAnswersDecodeLikeTheStrictDecoderSaysTheyShould) {
     std::string text;
     const char* code;
   } bad[] = {
-      {head + applied(kId1, "1") + "," + applied(kId1, "2") + "]}", "INVALID_ARGUMENT"},  // answered twice
+      {head + applied(kId1, "1") + "," + applied(kId1, "2") + "]}", "INVALID_ARGUMENT"},         // answered twice
       {head + applied("0190A6F2-7C3E-7ABC-8DEF-0123456789AB", "1") + "]}", "INVALID_ARGUMENT"},  // not an op id
       {head + applied(kId1, "9007199254740992") + "]}", "INVALID_ARGUMENT"},  // beyond the safe integers
       {head + applied(kId1, "-1") + "]}", "INVALID_ARGUMENT"},
@@ -668,12 +669,18 @@ TEST(Protocol, CanonicalFastPathsAgreeWithTheStrictDecoder) {
     }
   }
   const std::pair<std::string, std::string> edits[] = {
-      {R"("value":-7)", R"("value":-0)"},        {R"("value":-7)", R"("value":1.5)"},
-      {R"("value":-7)", R"("value":9007199254740992)"}, {R"("value":"x")", R"("value":"x")"},
-      {R"("id":"n1")", R"("id":null)"},         {R"("baseVersion":3)", R"("baseVersion":03)"},
-      {R"("priority":"normal")", R"("priority":"urgent")"}, {R"("table":"notes")", R"("table":"no tes")"},
-      {R"("clientId":"d1")", R"("clientId":"d 1")"}, {"0123456789ac", "0123456789ab"},
-      {R"("kind":"delete")", R"("kind":"upsert")"}, {R"("protocol":1})", R"("protocol":2})"},
+      {R"("value":-7)", R"("value":-0)"},
+      {R"("value":-7)", R"("value":1.5)"},
+      {R"("value":-7)", R"("value":9007199254740992)"},
+      {R"("value":"x")", R"("value":"x")"},
+      {R"("id":"n1")", R"("id":null)"},
+      {R"("baseVersion":3)", R"("baseVersion":03)"},
+      {R"("priority":"normal")", R"("priority":"urgent")"},
+      {R"("table":"notes")", R"("table":"no tes")"},
+      {R"("clientId":"d1")", R"("clientId":"d 1")"},
+      {"0123456789ac", "0123456789ab"},
+      {R"("kind":"delete")", R"("kind":"upsert")"},
+      {R"("protocol":1})", R"("protocol":2})"},
   };
   for (const auto& [from, to] : edits) {
     std::string edited = request;

@@ -3,11 +3,10 @@
 // events, each with a simulated clock and the fake server of sync_fake_server.h.
 #include "outpost/sync_engine.h"
 
-#include "outpost/op_id.h"
-
-#include <ctime>
 #include <cstdio>
+#include <ctime>
 
+#include "outpost/op_id.h"
 #include "sync_engine_impl.h"  // the shadow codec
 #include "sync_test_util.h"
 
@@ -1552,23 +1551,27 @@ TEST(SyncSchemaTest, TablesFromAnEarlierBuildGetTheirNewColumnsAndIndexes) {
   SyncClient client(c, "CREATE TABLE t(id TEXT PRIMARY KEY, v TEXT, n INTEGER);");
   client.engine.reset();
   const std::string hlc = "0190a6f27c41-00000000-0123456789abcdef";
-  client.ExecOk("DROP TABLE _outpost_outbox; DROP TABLE _outpost_rows;"
-                "CREATE TABLE _outpost_outbox(seq INTEGER PRIMARY KEY, id TEXT NOT NULL, kind TEXT NOT NULL,"
-                " entity TEXT NOT NULL, priority INTEGER NOT NULL, hlc TEXT NOT NULL, tbl TEXT, key TEXT, columns TEXT,"
-                " base_version INTEGER, target TEXT, payload TEXT, state INTEGER NOT NULL DEFAULT 0, attempts INTEGER"
-                " NOT NULL DEFAULT 0, next_attempt_ms INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL,"
-                " updated_ms INTEGER NOT NULL, applied_version INTEGER, error_code TEXT, error_message TEXT,"
-                " bytes INTEGER NOT NULL);"
-                "CREATE INDEX _outpost_outbox_entity ON _outpost_outbox(entity, state, seq);"
-                "CREATE INDEX _outpost_outbox_queue ON _outpost_outbox(state, priority, seq);"
-                "CREATE TABLE _outpost_rows(tbl TEXT NOT NULL, key TEXT NOT NULL, version INTEGER,"
-                " delete_hlc TEXT, live_hlc TEXT, PRIMARY KEY(tbl, key)) WITHOUT ROWID;"
-                "CREATE TABLE _outpost_shadow(tbl TEXT NOT NULL, key TEXT NOT NULL, col TEXT NOT NULL,"
-                " hlc TEXT NOT NULL, total, PRIMARY KEY(tbl, key, col)) WITHOUT ROWID;"
-                "INSERT INTO t VALUES ('a', 'x', 5);"
-                "INSERT INTO _outpost_rows(tbl, key, version) VALUES ('t', '{\"id\":\"a\"}', 1);"
-                "INSERT INTO _outpost_shadow VALUES ('t', '{\"id\":\"a\"}', 'v', '" + hlc + "', NULL),"
-                " ('t', '{\"id\":\"a\"}', 'n', '" + hlc + "', 5);");
+  client.ExecOk(
+      "DROP TABLE _outpost_outbox; DROP TABLE _outpost_rows;"
+      "CREATE TABLE _outpost_outbox(seq INTEGER PRIMARY KEY, id TEXT NOT NULL, kind TEXT NOT NULL,"
+      " entity TEXT NOT NULL, priority INTEGER NOT NULL, hlc TEXT NOT NULL, tbl TEXT, key TEXT, columns TEXT,"
+      " base_version INTEGER, target TEXT, payload TEXT, state INTEGER NOT NULL DEFAULT 0, attempts INTEGER"
+      " NOT NULL DEFAULT 0, next_attempt_ms INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL,"
+      " updated_ms INTEGER NOT NULL, applied_version INTEGER, error_code TEXT, error_message TEXT,"
+      " bytes INTEGER NOT NULL);"
+      "CREATE INDEX _outpost_outbox_entity ON _outpost_outbox(entity, state, seq);"
+      "CREATE INDEX _outpost_outbox_queue ON _outpost_outbox(state, priority, seq);"
+      "CREATE TABLE _outpost_rows(tbl TEXT NOT NULL, key TEXT NOT NULL, version INTEGER,"
+      " delete_hlc TEXT, live_hlc TEXT, PRIMARY KEY(tbl, key)) WITHOUT ROWID;"
+      "CREATE TABLE _outpost_shadow(tbl TEXT NOT NULL, key TEXT NOT NULL, col TEXT NOT NULL,"
+      " hlc TEXT NOT NULL, total, PRIMARY KEY(tbl, key, col)) WITHOUT ROWID;"
+      "INSERT INTO t VALUES ('a', 'x', 5);"
+      "INSERT INTO _outpost_rows(tbl, key, version) VALUES ('t', '{\"id\":\"a\"}', 1);"
+      "INSERT INTO _outpost_shadow VALUES ('t', '{\"id\":\"a\"}', 'v', '" +
+      hlc +
+      "', NULL),"
+      " ('t', '{\"id\":\"a\"}', 'n', '" +
+      hlc + "', 5);");
   client.OpenEngine();
   EXPECT_EQ(client.Text("SELECT group_concat(name, ' ') FROM (SELECT name FROM sqlite_master WHERE type = 'index'"
                         " AND tbl_name = '_outpost_outbox' ORDER BY name)"),
@@ -1605,7 +1608,8 @@ TEST(SyncSchemaTest, AShadowThatDoesNotDecodeIsAnErrorNotAGuess) {
   using sync::DecodeShadow;
   using sync::EncodeShadow;
   using sync::Shadow;
-  Shadow shadow{{"title", {HlcTimestamp{1, 2, 3}, std::nullopt, 7}}, {"odd name;x", {HlcTimestamp{4, 5, 6}, 12, std::nullopt}}};
+  Shadow shadow{{"title", {HlcTimestamp{1, 2, 3}, std::nullopt, 7}},
+                {"odd name;x", {HlcTimestamp{4, 5, 6}, 12, std::nullopt}}};
   Shadow back;
   ASSERT_TRUE(DecodeShadow(EncodeShadow(shadow), &back).ok());
   EXPECT_EQ(back, shadow);

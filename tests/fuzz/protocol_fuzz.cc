@@ -30,7 +30,8 @@ void Check(std::string_view input, const Limits& limits) {
   const outpost::Status strictly = Decode(input, strict_limits, &strict);
   if (decoded.ok() != strictly.ok() || decoded.code() != strictly.code() || decoded.message() != strictly.message())
     Fail("the fast path and the strict decoder disagree", decoded.ToString() + "\n" + strictly.ToString());
-  if (decoded.ok() && !(strict == first)) Fail("the fast path and the strict decoder read different messages", std::string(input));
+  if (decoded.ok() && !(strict == first))
+    Fail("the fast path and the strict decoder read different messages", std::string(input));
   if (!decoded.ok()) return;
   const std::string wire = Encode(first);
   T second;

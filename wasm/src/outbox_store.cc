@@ -86,7 +86,8 @@ Status DecodeShadow(std::string_view text, Shadow* shadow) {
     std::string_view fields = text.substr(i, stop - i);  // " hlc own_version total"
     ShadowColumn c;
     size_t a = fields.find(' ', 1), b = a == std::string_view::npos ? a : fields.find(' ', a + 1);
-    if (fields.empty() || fields[0] != ' ' || b == std::string_view::npos || !Hlc::Decode(fields.substr(1, a - 1), &c.hlc).ok() ||
+    if (fields.empty() || fields[0] != ' ' || b == std::string_view::npos ||
+        !Hlc::Decode(fields.substr(1, a - 1), &c.hlc).ok() ||
         !number(fields.substr(a + 1, b - a - 1), &c.own_version) || !number(fields.substr(b + 1), &c.total))
       return corrupt();
     if (!shadow->emplace(std::move(name), c).second) return corrupt();
@@ -161,8 +162,9 @@ Status Engine::MigrateShadowTable() {
   }
   for (const auto& [ref, shadow] : rows) {
     if (!s.ok()) break;
-    Stmt q = sql_("INSERT INTO _outpost_rows(tbl, key, shadow) VALUES(?1, ?2, ?3) ON CONFLICT(tbl, key) DO UPDATE"
-                  " SET shadow = excluded.shadow");
+    Stmt q = sql_(
+        "INSERT INTO _outpost_rows(tbl, key, shadow) VALUES(?1, ?2, ?3) ON CONFLICT(tbl, key) DO UPDATE"
+        " SET shadow = excluded.shadow");
     s = q.Bind(1, ref.first).Bind(2, ref.second).Bind(3, EncodeShadow(shadow)).Run();
   }
   if (s.ok()) s = sql_.Exec("DROP TABLE _outpost_shadow");

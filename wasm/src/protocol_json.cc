@@ -214,7 +214,8 @@ Status GetString(const Json& j, const std::string& path, size_t min_bytes, size_
 Status GetToken(const Json& j, const std::string& path, size_t max_bytes, std::string_view extra, std::string* out) {
   std::string s;
   if (Status st = GetString(j, path, 1, max_bytes, &s); !st.ok()) return st;
-  if (!IsToken(s, max_bytes, extra)) return Invalid(path, Quote(s) + " may only contain A-Z a-z 0-9 and " + std::string(extra));
+  if (!IsToken(s, max_bytes, extra))
+    return Invalid(path, Quote(s) + " may only contain A-Z a-z 0-9 and " + std::string(extra));
   *out = std::move(s);
   return Status::OK();
 }

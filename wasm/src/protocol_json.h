@@ -97,10 +97,10 @@ class CanonicalReader {
   explicit CanonicalReader(std::string_view s) : s_(s) {}
   bool Lit(char c);
   bool Lit(std::string_view word);
-  bool String(std::string* out);                                // "…" of printable ASCII, no backslash
-  bool Plain(Value* v);                                         // null, such a string, or a safe integer
-  bool UInt(int64_t* out);                                      // 0..kMaxSafeInteger, canonical digits
-  bool Key(const Limits& limits, protocol::Key* key);           // as AppendKey writes it
+  bool String(std::string* out);                                   // "…" of printable ASCII, no backslash
+  bool Plain(Value* v);                                            // null, such a string, or a safe integer
+  bool UInt(int64_t* out);                                         // 0..kMaxSafeInteger, canonical digits
+  bool Key(const Limits& limits, protocol::Key* key);              // as AppendKey writes it
   bool Columns(const Limits& limits, protocol::Columns* columns);  // as AppendColumns writes it
   bool AtEnd() const { return i_ == s_.size(); }
 

@@ -1,11 +1,12 @@
 // Applying what the server says to the local tables: pulled changes, the current rows of `conflict`
-// results, acknowledgements (the per-column shadow of _outpost_rows), and resyncs. Every decision about a row goes through
-// outpost::merge (the server's code), with the local row as the current state: its columns carry the HLC
-// of the newest local write (unsent operations included), so a pulled value never overwrites a newer local
-// edit (the edit stays and is still sent: a rebase). Runs inside the engine's transactions with capture off.
+// results, acknowledgements (the per-column shadow of _outpost_rows), and resyncs. Every decision about a
+// row goes through outpost::merge (the server's code), with the local row as the current state: its columns
+// carry the HLC of the newest local write (unsent operations included), so a pulled value never overwrites
+// a newer local edit (the edit stays and is still sent: a rebase). Runs inside the engine's transactions
+// with capture off.
 //
 // Counter columns travel as totals in pulled changes and as deltas in operations. The local value is the
-// server's total (kept in the row's shadow, _outpost_rows.shadow) plus the deltas the total does not include yet: those of
+// server's total (kept in the row's shadow) plus the deltas the total does not include yet: those of
 // unfinished operations, and of done ones applied at a version later than the row's pulled version.
 #include <algorithm>
 
@@ -259,8 +260,8 @@ Status Engine::RecomputeCounters(const TableInfo& t, const protocol::Key& key, c
   {
     // Deltas the server total does not include yet.
     Stmt q = sql_(
-        "SELECT columns FROM _outpost_outbox INDEXED BY _outpost_outbox_by_entity WHERE entity = ?1 AND kind = 'upsert' AND NOT (state = 2 AND"
-        " coalesce(applied_version, 0) <= ?2)");
+        "SELECT columns FROM _outpost_outbox INDEXED BY _outpost_outbox_by_entity WHERE entity = ?1"
+        " AND kind = 'upsert' AND NOT (state = 2 AND coalesce(applied_version, 0) <= ?2)");
     q.Bind(1, EntityFor(t.name, key_text)).Bind(2, version);
     while (q.Step()) {
       protocol::Columns columns;
@@ -300,7 +301,8 @@ Status Engine::ApplyPage(const protocol::PullResponse& page, std::set<std::strin
 
 Status Engine::Resync(std::set<std::string>* tables) {
   const char* unfinished =
-      "EXISTS (SELECT 1 FROM _outpost_outbox o INDEXED BY _outpost_outbox_by_entity WHERE o.entity = 'r:' || %T || ':' || %K AND o.state IN (0, 1, 3))";
+      "EXISTS (SELECT 1 FROM _outpost_outbox o INDEXED BY _outpost_outbox_by_entity"
+      " WHERE o.entity = 'r:' || %T || ':' || %K AND o.state IN (0, 1, 3))";
   auto expr = [&](const std::string& table_expr, const std::string& key_expr) {
     std::string s = unfinished;
     s.replace(s.find("%T"), 2, table_expr);
@@ -315,8 +317,8 @@ Status Engine::Resync(std::set<std::string>* tables) {
                                       expr("'" + name + "'", "outpost_key('" + name + "'" + key_args + ")")));
     tables->insert(name);
   }
-  OUTPOST_RETURN_IF_ERROR(sql_.Exec("DELETE FROM _outpost_rows WHERE NOT " +
-                                    expr("_outpost_rows.tbl", "_outpost_rows.key")));
+  OUTPOST_RETURN_IF_ERROR(
+      sql_.Exec("DELETE FROM _outpost_rows WHERE NOT " + expr("_outpost_rows.tbl", "_outpost_rows.key")));
   return SetMeta("cursor", Value());
 }
 

@@ -28,11 +28,11 @@ constexpr const char* kInflightOfBatch = "state = 1 AND seq IN (SELECT value FRO
 Status Engine::ClaimBatch(int64_t now_ms, Action* action) {
   std::vector<OpRow> rows;
   const size_t limit = std::min(batch_limit_, protocol::Limits{}.max_ops);
-  OUTPOST_RETURN_IF_ERROR(ReadOps(
-      "state = 0 AND next_attempt_ms <= ?1 AND coalesce((SELECT p.state FROM _outpost_outbox p INDEXED BY"
-      " _outpost_outbox_by_entity WHERE p.entity = _outpost_outbox.entity AND p.seq < _outpost_outbox.seq"
-      " ORDER BY p.seq DESC LIMIT 1), 2) = 2 ORDER BY priority, seq",
-      {now_ms}, limit, &rows));
+  OUTPOST_RETURN_IF_ERROR(
+      ReadOps("state = 0 AND next_attempt_ms <= ?1 AND coalesce((SELECT p.state FROM _outpost_outbox p INDEXED BY"
+              " _outpost_outbox_by_entity WHERE p.entity = _outpost_outbox.entity AND p.seq < _outpost_outbox.seq"
+              " ORDER BY p.seq DESC LIMIT 1), 2) = 2 ORDER BY priority, seq",
+              {now_ms}, limit, &rows));
   if (rows.empty()) return Status::OK();
   const bool full = rows.size() == limit;
   for (auto& row : rows) OUTPOST_RETURN_IF_ERROR(ResolveBaseVersion(&row));

@@ -137,7 +137,7 @@ class Engine final : public SyncEngine {
   // outbox_store.cc
   Status CreateSchema();  // tables (CreateTables) and columns added since
   Status CreateTables();
-  Status MigrateShadowTable();  // _outpost_shadow of earlier builds into _outpost_rows.shadow
+  Status MigrateShadowTable();       // _outpost_shadow of earlier builds into _outpost_rows.shadow
   Status LoadState(int64_t now_ms);  // meta, HLC, op ids, client id
   Status GetMeta(const std::string& key, Value* out);
   Status SetMeta(const std::string& key, const Value& value);
