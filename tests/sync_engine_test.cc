@@ -1411,6 +1411,43 @@ TEST(SyncEngineSchema, ATableCreatedAfterOpenMissesNeitherLocalWritesNorServerRo
   EXPECT_EQ(client.Events("tables-missing").size(), 1u);  // reported once
 }
 
+// Each way a tracked table can change between two calls reaches capture (its triggers are installed or
+// refreshed before the next statement): created, altered, dropped and created again by the same (cached)
+// statement, created in a transaction that rolled back.
+TEST(SyncEngineSchema, EveryWayATrackedTableChangesBetweenCallsIsSeen) {
+  SyncConfig cfg;
+  cfg.tables["t"] = TrackedTable{{"id"}, {}};
+  SyncClient client(cfg, "");
+  auto last_columns = [&] {
+    std::string names;
+    const auto ops = client.List();
+    for (const auto& [name, cv] : ops.back().op.columns) names += (names.empty() ? "" : ",") + name;
+    return names;
+  };
+  client.ExecOk("CREATE TABLE t(id TEXT PRIMARY KEY, v TEXT)");
+  client.ExecOk("INSERT INTO t VALUES ('a', '1')");
+  ASSERT_EQ(client.List().size(), 1u);
+  client.ExecOk("ALTER TABLE t ADD COLUMN w TEXT");
+  client.ExecOk("INSERT INTO t VALUES ('b', '2', 'x')");
+  ASSERT_EQ(client.List().size(), 2u);
+  EXPECT_EQ(last_columns(), "v,w");
+  client.ExecOk("DROP TABLE t");
+  client.ExecOk("CREATE TABLE t(id TEXT PRIMARY KEY, v TEXT)");  // the first statement's text: cached
+  client.ExecOk("INSERT INTO t VALUES ('c', '3')");
+  ASSERT_EQ(client.List().size(), 3u);
+  EXPECT_EQ(last_columns(), "v");
+  client.ExecOk("DROP TABLE t");
+  client.ExecOk("BEGIN");
+  client.ExecOk("CREATE TABLE t(id TEXT PRIMARY KEY, v TEXT, z TEXT)");
+  client.ExecOk("INSERT INTO t VALUES ('d', '4', 'y')");
+  client.ExecOk("ROLLBACK");
+  ASSERT_EQ(client.List().size(), 3u);
+  client.ExecOk("CREATE TABLE t(id TEXT PRIMARY KEY, v TEXT)");
+  client.ExecOk("INSERT INTO t VALUES ('e', '5')");
+  ASSERT_EQ(client.List().size(), 4u);
+  EXPECT_EQ(last_columns(), "v");
+}
+
 // INSERT OR REPLACE deletes the rows it replaces (by the key, or by any other unique column) before it
 // inserts, and SQLite fires no delete trigger for them. Capture still sees them (preupdate hook): the server
 // ends with the same rows as the device, and a counter replaced with 7 totals 7, not old + 7. Before, the
