@@ -142,7 +142,7 @@ struct Event {
 
 class SyncEngine {
  public:
-  // Creates the engine's tables if needed (_outpost_outbox, _outpost_meta, _outpost_rows, _outpost_shadow,
+  // Creates the engine's tables if needed (_outpost_outbox, _outpost_meta, _outpost_rows,
   // _outpost_conflicts), registers the SQL functions outpost_capture(), outpost_sync_state(table, key...)
   // and outpost_key(table, key...) and installs the TEMP capture triggers on `db`, restores the HLC and
   // op-id generator from the persisted state, and requeues operations left inflight. `seed` (32 random
