@@ -25,7 +25,15 @@ async function drain({ n, url, token, batchSize, name, durability = 'full' }) {
   await setup.close();
   const db = await open(name, {
     durability,
-    sync: { url, token, batchSize, paused: true, pullIntervalMs: 0, tables: { notes: { primaryKey: 'id' } }, ...(globalThis.BENCH_INFLIGHT ? { maxInflightPushes: globalThis.BENCH_INFLIGHT } : {}) },
+    sync: {
+      url,
+      token,
+      batchSize,
+      paused: true,
+      pullIntervalMs: 0,
+      tables: { notes: { primaryKey: 'id' } },
+      ...(globalThis.BENCH_INFLIGHT ? { maxInflightPushes: globalThis.BENCH_INFLIGHT } : {}), // bench/sync.mjs
+    },
     testHooks: true, // the sync loop's time split (syncProfile)
   });
   try {

@@ -1,6 +1,7 @@
 // Sync benchmark (issue 3's targets), one command, one persistent Chromium profile:
 //   node bench/sync.mjs        BENCH_N=2000 capture transactions per case, BENCH_ROUNDS=3, BENCH_DRAIN_N=20000,
-//                              BENCH_ONLY=capture|drain to run one part, BENCH_DRAIN_DURABILITY=full|relaxed
+//                              BENCH_ONLY=capture|drain to run one part, BENCH_DRAIN_DURABILITY=full|relaxed,
+//                              BENCH_INFLIGHT=n the drain's maxInflightPushes
 // 1. Capture cost: durable single-row transactions/s on a tracked table vs the same table untracked, inside
 //    the worker, interleaved over rounds (target: tracked >= 0.7x untracked, i.e. capture costs <= 30%;
 //    cr-sqlite's synced tables are 2.5x slower). Inserts and updates.
@@ -51,6 +52,10 @@ async function main() {
   try {
     const page = context.pages()[0] ?? (await context.newPage());
     page.on('pageerror', (e) => errors.push(String(e)));
+    // BENCH_INFLIGHT=n: the drain's maxInflightPushes (default: the engine's, 2).
+    if (process.env.BENCH_INFLIGHT) {
+      await page.addInitScript((n) => (globalThis.BENCH_INFLIGHT = n), Number(process.env.BENCH_INFLIGHT));
+    }
     await page.goto(`${statics.url}/bench/sync.html`);
     await page.waitForFunction(() => window.bench, null, { timeout: 30_000 });
 
