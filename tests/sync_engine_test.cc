@@ -1418,24 +1418,22 @@ TEST(SyncEngineSchema, EveryWayATrackedTableChangesBetweenCallsIsSeen) {
   SyncConfig cfg;
   cfg.tables["t"] = TrackedTable{{"id"}, {}};
   SyncClient client(cfg, "");
-  auto last_columns = [&] {
-    std::string names;
+  // Runs `insert` and checks that it added the outbox's `count`-th operation, with these columns.
+  auto captured = [&](const std::string& insert, size_t count, const std::string& columns) {
+    client.ExecOk(insert);
     const auto ops = client.List();
+    ASSERT_EQ(ops.size(), count) << insert;
+    std::string names;
     for (const auto& [name, cv] : ops.back().op.columns) names += (names.empty() ? "" : ",") + name;
-    return names;
+    EXPECT_EQ(names, columns) << insert;
   };
   client.ExecOk("CREATE TABLE t(id TEXT PRIMARY KEY, v TEXT)");
-  client.ExecOk("INSERT INTO t VALUES ('a', '1')");
-  ASSERT_EQ(client.List().size(), 1u);
+  captured("INSERT INTO t VALUES ('a', '1')", 1, "v");
   client.ExecOk("ALTER TABLE t ADD COLUMN w TEXT");
-  client.ExecOk("INSERT INTO t VALUES ('b', '2', 'x')");
-  ASSERT_EQ(client.List().size(), 2u);
-  EXPECT_EQ(last_columns(), "v,w");
+  captured("INSERT INTO t VALUES ('b', '2', 'x')", 2, "v,w");
   client.ExecOk("DROP TABLE t");
   client.ExecOk("CREATE TABLE t(id TEXT PRIMARY KEY, v TEXT)");  // the first statement's text: cached
-  client.ExecOk("INSERT INTO t VALUES ('c', '3')");
-  ASSERT_EQ(client.List().size(), 3u);
-  EXPECT_EQ(last_columns(), "v");
+  captured("INSERT INTO t VALUES ('c', '3')", 3, "v");
   client.ExecOk("DROP TABLE t");
   client.ExecOk("BEGIN");
   client.ExecOk("CREATE TABLE t(id TEXT PRIMARY KEY, v TEXT, z TEXT)");
@@ -1443,9 +1441,7 @@ TEST(SyncEngineSchema, EveryWayATrackedTableChangesBetweenCallsIsSeen) {
   client.ExecOk("ROLLBACK");
   ASSERT_EQ(client.List().size(), 3u);
   client.ExecOk("CREATE TABLE t(id TEXT PRIMARY KEY, v TEXT)");
-  client.ExecOk("INSERT INTO t VALUES ('e', '5')");
-  ASSERT_EQ(client.List().size(), 4u);
-  EXPECT_EQ(last_columns(), "v");
+  captured("INSERT INTO t VALUES ('e', '5')", 4, "v");
 }
 
 // INSERT OR REPLACE deletes the rows it replaces (by the key, or by any other unique column) before it
