@@ -1,8 +1,8 @@
 // libFuzzer target for the protocol codec (wasm/include/outpost/protocol.h): every input is decoded as every
 // message type. Decode must never crash, hang or trip a sanitizer, its canonical fast paths must agree with
 // the strict decoder, and whatever it accepts must round-trip: Encode(m) decodes again to m, and encoding
-// that gives the same bytes. scripts/test.sh runs it for a bounded
-// time; build with clang and -DOUTPOST_FUZZ=ON (tests/fuzz/CMakeLists.txt).
+// that gives the same bytes. scripts/test.sh runs it for a bounded time; build with clang and
+// -DOUTPOST_FUZZ=ON (tests/fuzz/CMakeLists.txt).
 #include <cstdio>
 #include <cstdlib>
 #include <string>

@@ -220,14 +220,21 @@ Status GetToken(const Json& j, const std::string& path, size_t max_bytes, std::s
   return Status::OK();
 }
 
+bool IsIdentifierImpl(std::string_view name) {
+  if (name.empty() || name.size() > kMaxIdentifierLength) return false;
+  if (!InAlphabet(name[0], "_") || (name[0] >= '0' && name[0] <= '9')) return false;
+  for (char c : name) {
+    if (!InAlphabet(c, "_")) return false;
+  }
+  return true;
+}
+
 bool IsToken(std::string_view s, size_t max_bytes, std::string_view extra) {
   if (s.empty() || s.size() > max_bytes) return false;
   for (char c : s)
     if (!InAlphabet(c, extra)) return false;
   return true;
 }
-
-bool IsIdentifierImpl(std::string_view name);
 
 bool CanonicalReader::Lit(char c) {
   if (i_ >= s_.size() || s_[i_] != c) return false;
@@ -319,15 +326,6 @@ bool ReadCanonicalKey(std::string_view text, const Limits& limits, protocol::Key
 bool ReadCanonicalColumns(std::string_view text, const Limits& limits, protocol::Columns* columns) {
   CanonicalReader r(text);
   return r.Columns(limits, columns) && r.AtEnd();
-}
-
-bool IsIdentifierImpl(std::string_view name) {
-  if (name.empty() || name.size() > kMaxIdentifierLength) return false;
-  if (!InAlphabet(name[0], "_") || (name[0] >= '0' && name[0] <= '9')) return false;
-  for (char c : name) {
-    if (!InAlphabet(c, "_")) return false;
-  }
-  return true;
 }
 
 Status GetIdentifier(const Json& j, const std::string& path, std::string* out) {

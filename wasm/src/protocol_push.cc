@@ -247,10 +247,11 @@ void EncodeOutcome(const OpOutcome& o, Json* j) {
 // operations whose values are plain (json::CanonicalReader), and an answer whose results are all `applied`.
 // Anything else, every error included, returns false and the strict decoder decides, so these accept a
 // subset of what it accepts, with the same result (the fuzzer compares them: tests/fuzz).
-constexpr size_t kCanonicalDepth = 5;  // body { ops [ op { columns { column {
+constexpr size_t kCanonicalPushDepth = 5;    // body { ops [ op { columns { column {
+constexpr size_t kCanonicalAnswerDepth = 3;  // body { results [ result {
 
 bool DecodeCanonical(std::string_view text, const Limits& limits, PushRequest* out) {
-  if (!limits.canonical_fast_path || text.size() > limits.max_body_bytes || limits.max_depth < kCanonicalDepth)
+  if (!limits.canonical_fast_path || text.size() > limits.max_body_bytes || limits.max_depth < kCanonicalPushDepth)
     return false;
   json::CanonicalReader r(text);
   PushRequest m;
@@ -288,7 +289,8 @@ bool DecodeCanonical(std::string_view text, const Limits& limits, PushRequest* o
 }
 
 bool DecodeCanonical(std::string_view text, const Limits& limits, PushResponse* out) {
-  if (!limits.canonical_fast_path || text.size() > limits.max_body_bytes || limits.max_depth < 3) return false;
+  if (!limits.canonical_fast_path || text.size() > limits.max_body_bytes || limits.max_depth < kCanonicalAnswerDepth)
+    return false;
   json::CanonicalReader r(text);
   if (!r.Lit("{\"protocol\":1,\"results\":[")) return false;
   std::vector<OpResult> results;

@@ -68,7 +68,8 @@ struct ShadowColumn {
   bool operator==(const ShadowColumn&) const = default;
 };
 using Shadow = std::map<std::string, ShadowColumn>;
-// One row's columns as text, "col hlc own_version total" per column, ';' between columns, '-' for none:
+// One row's columns as text, "5:title hlc own_version total" per column (the name length-prefixed), ';'
+// between columns, '-' for none:
 // a row's whole shadow is one value of one B-tree row, so acknowledging an operation is one upsert however
 // many columns it wrote. Empty text for an empty shadow.
 std::string EncodeShadow(const Shadow& shadow);
