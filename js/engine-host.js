@@ -161,13 +161,11 @@ export class EngineDatabase {
 
   exec(sql, params) {
     const text = this.sqlText(sql);
-    if (this.syncing) this.connection.syncSetTime(Date.now()); // capture triggers stamp HLCs with it
-    return check(this.connection.exec(text, params ?? null));
+    return check(this.connection.exec(text, params ?? null)); // stamps the time for capture (bindings.cc)
   }
 
   query(sql, params) {
     const text = this.sqlText(sql);
-    if (this.syncing) this.connection.syncSetTime(Date.now());
     return check(this.connection.query(text, params ?? null)).rows;
   }
 
@@ -199,10 +197,6 @@ export class EngineDatabase {
     crypto.getRandomValues(seed);
     check(this.sqlHandle().syncOpen(JSON.stringify(config), Date.now(), seed));
     this.syncing = true;
-  }
-
-  syncSetTime(now) {
-    this.sqlHandle().syncSetTime(now);
   }
 
   syncEnqueue(op, now) {

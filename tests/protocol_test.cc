@@ -10,9 +10,12 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "protocol_json.h"
 
 namespace outpost::protocol {
 namespace {
@@ -75,6 +78,32 @@ Operation Upsert() {
   };
   op.base_version = 17;
   return op;
+}
+
+// The direct string writer copies runs of plain ASCII and well-formed UTF-8 and escapes the rest: its output
+// is Dump()'s for every input, ill-formed UTF-8 (replaced by Dump) included.
+TEST(Protocol, AppendStringWritesWhatDumpWrites) {
+  namespace pj = protocol::json;
+  auto same = [](const std::string& s) {
+    std::string direct = "[";
+    pj::AppendString(&direct, s);
+    EXPECT_EQ(direct, "[" + pj::Dump(pj::Json(s))) << ::testing::PrintToString(s);
+  };
+  for (const char* s :
+       {"", "plain", "quote \" back\\slash", "\b\f\n\r\t\x01\x1f\x7f", "caf\xc3\xa9", "\xe2\x82\xac euro",
+        "\xf0\x9f\x98\x80 emoji", "\xef\xbf\xbf", "\xf4\x8f\xbf\xbf", "\xc3", "\xc0\xaf overlong", "\xe0\x80\xaf",
+        "\xed\xa0\x80 surrogate", "\xf4\x90\x80\x80", "\xf5\x80\x80\x80", "\x80 lone", "ok \xe2\x82 cut", "\xff"})
+    same(s);
+  same(std::string("nul \0 inside", 12));
+  // Random strings over the bytes that matter: ASCII, escapes, NUL, lead and continuation bytes.
+  std::mt19937 rng(20261203);
+  const std::string alphabet =
+      std::string("a\"\\\n\x01\x7f\x80\x8f\x90\x9f\xa0\xbf\xc2\xdf\xe0\xed\xef\xf0\xf4\xf5\xff", 22);
+  for (int n = 0; n < 20000; ++n) {
+    std::string s(rng() % 12, ' ');
+    for (char& c : s) c = alphabet[rng() % alphabet.size()];
+    same(s);
+  }
 }
 
 TEST(Protocol, PushRequestRoundTrip) {

@@ -85,6 +85,30 @@ TEST_P(IoPerCommit, CreatingADatabaseFlushesOnce) {
   EXPECT_EQ(Count(*next.db, "notes"), 1);
 }
 
+// Checkpoints copy pages to the database file in ascending order; the pages added since the last one are
+// contiguous at the end of the file, so they reach the backend as one write instead of one each.
+TEST_P(IoPerCommit, ACheckpointWritesContiguousPagesAtOnce) {
+  Device device;
+  Session session(device);
+  auto db = session.Open(GetParam());
+  Seed(*db, 1);
+  ExecOk(*db, "PRAGMA wal_checkpoint");
+  ExecOk(*db,
+         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300)"
+         " INSERT INTO notes SELECT 'bulk' || i, 'title', randomblob(600), i FROM n");
+  device.backend.ResetCounters();
+  QueryResult r;
+  ASSERT_TRUE(db->Query("PRAGMA wal_checkpoint", {}, &r).ok());
+  ASSERT_EQ(r.rows.size(), 1u);
+  EXPECT_EQ(std::get<int64_t>(r.rows[0][0]), 0);   // not busy
+  EXPECT_GE(std::get<int64_t>(r.rows[0][2]), 50);  // pages copied
+  EXPECT_LE(device.backend.counters().writes, 4);
+  EXPECT_EQ(IntegrityCheck(*db), "ok");
+  db.reset();
+  Session next(device);
+  EXPECT_EQ(Count(*next.Open(GetParam()), "notes"), 301);
+}
+
 // Reopening an existing database does not take the shortcut: its setup flushes nothing at all.
 TEST(SlotVfs, ReopeningFlushesNothing) {
   Device device;
@@ -215,6 +239,52 @@ TEST_P(WriteFailure, IsSqliteFullAndTheDatabaseReopensIntact) {
   EXPECT_EQ(IntegrityCheck(*db), "ok");
   Commit(*db, 11);
   EXPECT_EQ(Count(*db, "notes"), 12);
+}
+
+// A checkpoint whose coalesced write fails (SQLite ignores the result of CKPT_DONE, where it happens) fails
+// as a whole: the WAL keeps every commit, nothing is lost on this connection or after a reopen, and the next
+// checkpoint succeeds.
+TEST_P(IoPerCommit, ACheckpointWhoseWriteFailsKeepsEveryCommit) {
+  Device device;
+  {
+    Session session(device);
+    auto db = session.Open(GetParam());
+    Seed(*db, 20);
+    device.backend.FailWritesAfter(0, vfs::kWriteQuota);
+    QueryResult r;
+    Status s = db->Query("PRAGMA wal_checkpoint", {}, &r);
+    EXPECT_EQ(s.code(), "SQLITE_FULL") << s.ToString();
+    device.backend.ClearFault();
+    EXPECT_EQ(Count(*db, "notes"), 20);
+    EXPECT_EQ(IntegrityCheck(*db), "ok");
+    Commit(*db, 20);
+    ASSERT_TRUE(db->Query("PRAGMA wal_checkpoint", {}, &r).ok());
+    EXPECT_EQ(std::get<int64_t>(r.rows[0][0]), 0);
+    // Killed right after the failure and the retry: what reached storage holds every commit.
+    Restarted crashed(device.backend.KillImage(), GetParam());
+    EXPECT_EQ(Count(*crashed.db, "notes"), 21);
+    EXPECT_EQ(IntegrityCheck(*crashed.db), "ok");
+  }
+  Session next(device);
+  auto db = next.Open(GetParam());
+  EXPECT_EQ(Count(*db, "notes"), 21);
+  EXPECT_EQ(IntegrityCheck(*db), "ok");
+}
+
+// The failed checkpoint is killed before any retry: the database file may hold part of it, the WAL holds
+// all of it, and the restart recovers every commit.
+TEST_P(IoPerCommit, AKillAfterAFailedCheckpointLosesNothing) {
+  Device device;
+  Session session(device);
+  auto db = session.Open(GetParam());
+  Seed(*db, 20);
+  device.backend.FailWritesAfter(0, 100);  // a short write: part of the pages land
+  QueryResult r;
+  EXPECT_FALSE(db->Query("PRAGMA wal_checkpoint", {}, &r).ok());
+  device.backend.ClearFault();
+  Restarted crashed(device.backend.KillImage(), GetParam());
+  EXPECT_EQ(Count(*crashed.db, "notes"), 20);
+  EXPECT_EQ(IntegrityCheck(*crashed.db), "ok");
 }
 
 // Quota exceptions and short writes; full and relaxed durability; a small row (the failure hits the

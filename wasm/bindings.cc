@@ -3,6 +3,7 @@
 // so no C++ exception or raw pointer crosses into JS.
 #include <emscripten.h>
 #include <emscripten/bind.h>
+#include <emscripten/html5.h>
 #include <emscripten/val.h>
 
 #include <cmath>
@@ -252,6 +253,7 @@ class Connection {
 
   val exec(const std::string& sql, const val& params) {
     if (!db_) return Closed(sql);
+    StampTime();
     Params p;
     Status s = ToParams(params, &p);
     if (!s.ok()) return ErrorObject(Status::Error(s.code(), s.message(), sql));
@@ -267,6 +269,7 @@ class Connection {
   // Rows come back as plain objects keyed by column name.
   val query(const std::string& sql, const val& params) {
     if (!db_) return Closed(sql);
+    StampTime();
     Params p;
     Status s = ToParams(params, &p);
     if (!s.ok()) return ErrorObject(Status::Error(s.code(), s.message(), sql));
@@ -352,8 +355,10 @@ class Connection {
     return val::object();
   }
 
-  void syncSetTime(double now) {
-    if (sync_) sync_->SetTime(Ms(now));
+  // App SQL runs at the wall-clock time: capture triggers stamp HLCs and op ids with it. Read here, in the
+  // I/O layer, once per call (the sans-IO engine never reads a clock).
+  void StampTime() {
+    if (sync_) sync_->SetTime(Ms(emscripten_date_now()));
   }
 
   // op: {kind, target?, entity?, priority?, payload? (JSON text)}; the engine validates the values.
@@ -567,7 +572,6 @@ EMSCRIPTEN_BINDINGS(outpost) {
       .function("close", &outpost::Connection::close)
       .function("files", &outpost::Connection::files)
       .function("syncOpen", &outpost::Connection::syncOpen)
-      .function("syncSetTime", &outpost::Connection::syncSetTime)
       .function("syncEnqueue", &outpost::Connection::syncEnqueue)
       .function("syncNext", &outpost::Connection::syncNext)
       .function("syncOnResult", &outpost::Connection::syncOnResult)

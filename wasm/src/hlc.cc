@@ -119,18 +119,21 @@ void Hlc::Restore(const HlcTimestamp& last) {
   }
 }
 
-std::string Hlc::Encode(const Timestamp& ts) {
-  // Into a fixed buffer, one string construction: this runs per column of every captured, sent and
-  // acknowledged operation.
-  char buf[kEncodedLength];
-  auto put = [&buf](size_t at, uint64_t value, int digits) {
-    for (int i = digits - 1; i >= 0; --i, value >>= 4) buf[at + i] = hex::kDigits[value & 0xf];
+void Hlc::EncodeTo(const Timestamp& ts, char* out) {
+  // Runs per column of every captured, sent and acknowledged operation: no allocation here.
+  auto put = [out](size_t at, uint64_t value, int digits) {
+    for (int i = digits - 1; i >= 0; --i, value >>= 4) out[at + i] = hex::kDigits[value & 0xf];
   };
   put(0, static_cast<uint64_t>(ClampWall(ts.wall_ms)), 12);
-  buf[12] = '-';
+  out[12] = '-';
   put(13, ts.counter, 8);
-  buf[21] = '-';
+  out[21] = '-';
   put(22, ts.node, 16);
+}
+
+std::string Hlc::Encode(const Timestamp& ts) {
+  char buf[kEncodedLength];
+  EncodeTo(ts, buf);
   return std::string(buf, kEncodedLength);
 }
 

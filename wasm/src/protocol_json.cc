@@ -4,6 +4,7 @@
 #include "protocol_json.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <memory>
 #include <set>
@@ -501,18 +502,48 @@ Json ColumnsToJson(const Columns& columns) {
   return j;
 }
 
+namespace {
+// The length of the well-formed UTF-8 sequence that starts at s[i] (Unicode table 3-7: no overlong forms,
+// no surrogates, nothing above U+10FFFF; the set nlohmann's dump passes through unchanged), 0 if ill-formed.
+size_t Utf8SequenceLength(std::string_view s, size_t i) {
+  const auto at = [&](size_t k) { return i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : 0u; };
+  const unsigned c = at(0);
+  const auto cont = [&](size_t k, unsigned lo = 0x80, unsigned hi = 0xbf) { return at(k) >= lo && at(k) <= hi; };
+  if (c >= 0xc2 && c <= 0xdf) return cont(1) ? 2 : 0;
+  if (c == 0xe0) return cont(1, 0xa0) && cont(2) ? 3 : 0;
+  if ((c >= 0xe1 && c <= 0xec) || c == 0xee || c == 0xef) return cont(1) && cont(2) ? 3 : 0;
+  if (c == 0xed) return cont(1, 0x80, 0x9f) && cont(2) ? 3 : 0;
+  if (c == 0xf0) return cont(1, 0x90) && cont(2) && cont(3) ? 4 : 0;
+  if (c >= 0xf1 && c <= 0xf3) return cont(1) && cont(2) && cont(3) ? 4 : 0;
+  if (c == 0xf4) return cont(1, 0x80, 0x8f) && cont(2) && cont(3) ? 4 : 0;
+  return 0;
+}
+}  // namespace
+
+// Runs that need no escaping (printable ASCII, well-formed UTF-8) are copied whole; text with an ill-formed
+// sequence goes through Dump, which replaces it.
 void AppendString(std::string* out, std::string_view s) {
-  for (unsigned char c : s) {
-    if (c >= 0x80) {
-      out->append(Dump(Json(std::string(s))));  // UTF-8 checks and replacement as Dump
-      return;
-    }
-  }
-  // ASCII: escaped as nlohmann's dump escapes it.
   static constexpr char kHex[] = "0123456789abcdef";
+  const size_t start = out->size();
   out->push_back('"');
-  for (char ch : s) {
-    const unsigned char c = static_cast<unsigned char>(ch);
+  size_t copied = 0;  // s[copied, i) is still to be appended as is
+  for (size_t i = 0; i < s.size();) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+      ++i;
+      continue;
+    }
+    if (c >= 0x80) {
+      const size_t n = Utf8SequenceLength(s, i);
+      if (n == 0) {
+        out->resize(start);
+        out->append(Dump(Json(std::string(s))));
+        return;
+      }
+      i += n;
+      continue;
+    }
+    out->append(s.data() + copied, i - copied);
     switch (c) {
       case '"': out->append("\\\""); break;
       case '\\': out->append("\\\\"); break;
@@ -522,21 +553,20 @@ void AppendString(std::string* out, std::string_view s) {
       case '\f': out->append("\\f"); break;
       case '\r': out->append("\\r"); break;
       default:
-        if (c < 0x20) {
-          out->append("\\u00");
-          out->push_back(kHex[c >> 4]);
-          out->push_back(kHex[c & 15]);
-        } else {
-          out->push_back(ch);
-        }
+        out->append("\\u00");
+        out->push_back(kHex[c >> 4]);
+        out->push_back(kHex[c & 15]);
     }
+    copied = ++i;
   }
+  out->append(s.data() + copied, s.size() - copied);
   out->push_back('"');
 }
 
 void AppendValue(std::string* out, const Value& v) {
   if (const int64_t* i = std::get_if<int64_t>(&v); i && *i >= -kMaxSafeInteger && *i <= kMaxSafeInteger) {
-    out->append(std::to_string(*i));
+    char buf[24];
+    out->append(buf, std::to_chars(buf, buf + sizeof buf, *i).ptr);
   } else if (const std::string* text = std::get_if<std::string>(&v)) {
     AppendString(out, *text);
   } else if (v.index() == 0) {
@@ -560,8 +590,10 @@ void AppendKey(std::string* out, const Key& key) {
 }
 
 void AppendColumn(std::string* out, const ColumnValue& cv) {
+  char hlc[Hlc::kEncodedLength];
+  Hlc::EncodeTo(cv.hlc, hlc);
   out->append("{\"hlc\":\"");
-  out->append(Hlc::Encode(cv.hlc));
+  out->append(hlc, sizeof hlc);
   out->append("\",\"value\":");
   AppendValue(out, cv.value);
   out->push_back('}');

@@ -79,8 +79,8 @@ Status GetColumns(const Json& j, const std::string& path, const Limits& limits, 
 Json ColumnsToJson(const Columns& columns);
 
 // Direct writers: append exactly what Dump() writes for the same value (compact, keys sorted), without
-// building a tree; the hot paths (push bodies and answers, outbox rows) use them. Anything beyond plain
-// ASCII strings and safe integers goes through Dump().
+// building a tree; the hot paths (push bodies and answers, outbox rows) use them. Anything beyond strings
+// (well-formed UTF-8) and safe integers goes through Dump().
 void AppendString(std::string* out, std::string_view s);
 void AppendValue(std::string* out, const Value& v);
 void AppendKey(std::string* out, const Key& key);             // Dump(KeyToJson(key))

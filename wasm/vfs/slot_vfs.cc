@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 namespace outpost::vfs {
 namespace {
@@ -48,9 +49,11 @@ struct SlotVfs::File {
   int slot;
   int flags;
   int lock;
-  // WAL files only: appends not yet handed to the backend (see the header's invariants).
+  // WAL and main database files: writes not yet handed to the backend (see the header's invariants).
   std::vector<uint8_t>* pending;
   int64_t pending_offset;
+  bool coalesce;           // WAL: always; main database: during a checkpoint
+  int checkpoint_rc;       // main database: the failed drain of CKPT_DONE, for the next truncate or sync
   bool commit_frame_next;  // the last write was a commit frame's header: its page completes the commit
 };
 
@@ -294,8 +297,11 @@ int SlotVfs::xOpen(sqlite3_vfs* vfs, sqlite3_filename name, sqlite3_file* base, 
   file->slot = slot;
   file->flags = flags;
   file->lock = SQLITE_LOCK_NONE;
-  file->pending = (flags & SQLITE_OPEN_WAL) ? new std::vector<uint8_t>() : nullptr;
+  const bool wal = flags & SQLITE_OPEN_WAL;
+  file->pending = wal || (flags & SQLITE_OPEN_MAIN_DB) ? new std::vector<uint8_t>() : nullptr;
   file->pending_offset = 0;
+  file->coalesce = wal;
+  file->checkpoint_rc = SQLITE_OK;
   file->commit_frame_next = false;
   file->base.pMethods = &kIoMethods;
   if (out_flags) *out_flags = flags;
@@ -417,7 +423,7 @@ int SlotVfs::xWrite(sqlite3_file* base, const void* src, int amount, sqlite3_int
   auto* f = reinterpret_cast<File*>(base);
   SlotVfs* self = f->vfs;
   const auto* bytes = static_cast<const uint8_t*>(src);
-  if (!f->pending) return self->WriteThrough(f, bytes, amount, offset);
+  if (!f->coalesce) return self->WriteThrough(f, bytes, amount, offset);
 
   std::vector<uint8_t>& pending = *f->pending;
   if (!pending.empty() && offset != f->pending_offset + static_cast<int64_t>(pending.size())) {
@@ -432,13 +438,15 @@ int SlotVfs::xWrite(sqlite3_file* base, const void* src, int amount, sqlite3_int
   // A WAL frame header is 24 bytes after the 32-byte file header; bytes 4..7 hold the database size in pages
   // for a commit frame and zero otherwise. The page that follows it completes the commit.
   bool completes_commit = f->commit_frame_next;
-  f->commit_frame_next = amount == 24 && offset >= 32 && (bytes[4] | bytes[5] | bytes[6] | bytes[7]) != 0;
+  f->commit_frame_next =
+      (f->flags & SQLITE_OPEN_WAL) && amount == 24 && offset >= 32 && (bytes[4] | bytes[5] | bytes[6] | bytes[7]) != 0;
   if (completes_commit || pending.size() >= kMaxPendingWal) return self->Drain(f);
   return SQLITE_OK;
 }
 
 int SlotVfs::xTruncate(sqlite3_file* base, sqlite3_int64 size) {
   auto* f = reinterpret_cast<File*>(base);
+  if (int rc = std::exchange(f->checkpoint_rc, SQLITE_OK); rc != SQLITE_OK) return rc;
   int rc = f->vfs->Drain(f);
   if (rc != SQLITE_OK) return rc;
   if (!f->vfs->backend_->Truncate(f->slot, kHeaderSize + size)) {
@@ -451,6 +459,7 @@ int SlotVfs::xTruncate(sqlite3_file* base, sqlite3_int64 size) {
 
 int SlotVfs::xSync(sqlite3_file* base, int) {
   auto* f = reinterpret_cast<File*>(base);
+  if (int rc = std::exchange(f->checkpoint_rc, SQLITE_OK); rc != SQLITE_OK) return rc;
   int rc = f->vfs->Drain(f);
   if (rc != SQLITE_OK) return rc;
   if (!f->vfs->backend_->Flush(f->slot)) {
@@ -481,7 +490,21 @@ int SlotVfs::xCheckReservedLock(sqlite3_file* base, int* out) {
   return SQLITE_OK;
 }
 
-int SlotVfs::xFileControl(sqlite3_file*, int, void*) { return SQLITE_NOTFOUND; }
+int SlotVfs::xFileControl(sqlite3_file* base, int op, void*) {
+  auto* f = reinterpret_cast<File*>(base);
+  if (!f->pending || (f->flags & SQLITE_OPEN_WAL)) return SQLITE_NOTFOUND;
+  if (op == SQLITE_FCNTL_CKPT_START) {
+    f->coalesce = true;
+    f->checkpoint_rc = SQLITE_OK;
+    return SQLITE_OK;
+  }
+  if (op == SQLITE_FCNTL_CKPT_DONE) {
+    f->coalesce = false;
+    f->checkpoint_rc = f->vfs->Drain(f);
+    return SQLITE_OK;
+  }
+  return SQLITE_NOTFOUND;
+}
 
 int SlotVfs::xSectorSize(sqlite3_file*) { return 4096; }
 

@@ -17,6 +17,13 @@
 //    commit frame (a WAL frame header with a non-zero "database size" field) has been appended, before SQLite
 //    updates its WAL index, so a failed write still fails the commit cleanly. Any other access to the WAL
 //    (read, sync, truncate, close, a non-contiguous write) first drains the pending bytes.
+//  - A checkpoint's writes to the database file are coalesced the same way, between SQLite's
+//    SQLITE_FCNTL_CKPT_START and SQLITE_FCNTL_CKPT_DONE: it copies pages in ascending order, so the pages new
+//    since the last checkpoint (appended at the end of the file) reach the backend as one write instead of one
+//    each. CKPT_DONE drains. SQLite ignores its result, so a failed drain is kept and returned by the
+//    database file's next truncate or sync: a checkpoint that copied the whole WAL (always the case with one
+//    exclusive connection) truncates the file next, so it fails, the WAL is not reset, the pages stay
+//    readable from it, and the next checkpoint copies them again.
 //  - Temporary files (DELETEONCLOSE, or a flag type that is not MAIN_DB/MAIN_JOURNAL/WAL/SUPER_JOURNAL) are
 //    freed on close and on the next Init(), so a crash cannot leak slots.
 #ifndef OUTPOST_VFS_SLOT_VFS_H_
@@ -37,7 +44,7 @@ class SlotVfs {
  public:
   static constexpr int64_t kHeaderSize = 4096;
   static constexpr int kMaxPath = 512;               // including the terminating NUL
-  static constexpr size_t kMaxPendingWal = 1 << 20;  // drain coalesced WAL appends beyond this many bytes
+  static constexpr size_t kMaxPendingWal = 1 << 20;  // drain coalesced writes beyond this many bytes
 
   // `backend` must outlive this object.
   SlotVfs(std::string name, SlotBackend* backend);
@@ -76,7 +83,7 @@ class SlotVfs {
   void Release(int slot);  // clears the header and the data, leaves the slot free
   int WriteFailure(int64_t result, int64_t wanted, int slot);
   int WriteThrough(File* f, const uint8_t* src, int64_t amount, int64_t offset);
-  int Drain(File* f);  // writes a WAL file's pending appends
+  int Drain(File* f);  // writes a file's pending (coalesced) bytes
   void SetError(std::string message) { last_error_ = std::move(message); }
 
   // sqlite3_vfs and sqlite3_io_methods entry points.

@@ -71,6 +71,8 @@ class Hlc {
   // Lexicographic order of encodings equals timestamp order, so an SQLite TEXT column sorts correctly with
   // ORDER BY. wall_ms outside [0, kMaxWallMs] is clamped (an Hlc never produces such a timestamp).
   static std::string Encode(const Timestamp& ts);
+  // The same kEncodedLength characters into `out` (no allocation: JSON writers append it directly).
+  static void EncodeTo(const Timestamp& ts, char* out);
 
   // Parses exactly the format above; lowercase only, since uppercase hex would sort differently. Malformed
   // input gives INVALID_ARGUMENT and leaves *ts untouched.
