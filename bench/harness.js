@@ -112,7 +112,32 @@ async function idb({ n, durability, name }) {
   }
 }
 
+// Case f (anchor): the round trip alone. Each request has the shape of a facade statement (one batch of one
+// call with its SQL and parameters) and is awaited before the next, as an awaited tx.exec() is.
+async function roundTrip({ n }) {
+  const worker = new Worker(new URL('./echo-worker.js', import.meta.url), { type: 'module' });
+  const channel = new MessageChannel();
+  worker.postMessage('port', [channel.port2]);
+  try {
+    const rows = allRowParams(n);
+    let settle;
+    channel.port1.onmessage = ({ data }) => settle(data);
+    const once = (i) =>
+      new Promise((resolve) => {
+        settle = resolve;
+        channel.port1.postMessage([{ id: i, op: 'exec', args: { sql: INSERT_NOTE, params: rows[i][0] }, tx: 1 }]);
+      });
+    await withTimeout(once(0), 10_000, 'echo worker');
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) await once(i);
+    return summarize(n, performance.now() - t0, { where: 'page <-> worker, MessageChannel' });
+  } finally {
+    worker.terminate();
+  }
+}
+
 const CASES = {
+  roundTrip: (a) => withTimeout(roundTrip(a), 60_000, 'roundTrip'),
   outpostWorker: (a) => inWorker('./outpost-worker.js', a, 120_000),
   sqliteWasm: (a) => inWorker('./sqlite-worker.js', a, 120_000),
   rawSah: (a) => inWorker('./raw-worker.js', a, 120_000),

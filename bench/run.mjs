@@ -18,6 +18,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 4);
 const COLD_RELOADS = 3;
 const COLD_ORIGINS = Number(process.env.BENCH_COLD_ORIGINS ?? 3);
 const RAW_NOFLUSH_FACTOR = 10; // 4 KiB writes without flush are too fast to time well at N
+const ROUND_TRIP_FACTOR = 4; // so are bare round trips
 
 const log = (...a) => console.error(...a);
 
@@ -133,6 +134,7 @@ const CASES = [
   { id: 'facadePipelinedFull', kind: 'facade', args: (r) => ({ durability: 'full', pipelined: true, name: `bench-facade-pfull-${r}` }) },
   { id: 'idbStrict', kind: 'idb', args: (r) => ({ durability: 'strict', name: `bench-idb-strict-${r}` }) },
   { id: 'idbRelaxed', kind: 'idb', args: (r) => ({ durability: 'relaxed', name: `bench-idb-relaxed-${r}` }) },
+  { id: 'roundTrip', kind: 'roundTrip', args: () => ({}), factor: ROUND_TRIP_FACTOR },
   { id: 'facadeRelaxed', kind: 'facade', args: (r) => ({ durability: 'relaxed', name: `bench-facade-relaxed-${r}` }) },
   { id: 'facadePipelinedRelaxed', kind: 'facade', args: (r) => ({ durability: 'relaxed', pipelined: true, name: `bench-facade-prelaxed-${r}` }) },
   { id: 'rawWriteNoFlush', kind: 'rawSah', args: (r) => ({ flush: false, fileName: `bench-raw-noflush-${r}` }), factor: RAW_NOFLUSH_FACTOR },
@@ -155,6 +157,7 @@ const DESCRIPTIONS = {
   idbRelaxed: "IndexedDB, 2 stores per readwrite txn, durability 'relaxed', main thread",
   rawWriteFlush: 'raw SyncAccessHandle: write 4 KiB + flush() per op, worker',
   rawWriteNoFlush: 'raw SyncAccessHandle: write 4 KiB, no flush, worker',
+  roundTrip: 'anchor: page -> worker -> page over a MessageChannel, one facade-shaped request awaited at a time',
 };
 
 /** Round r runs the cases forward, the next one backward, and so on. */
@@ -372,6 +375,28 @@ async function main() {
       ratiosOfMedians[k] = med(a) && med(b) ? round2(med(a) / med(b)) : null;
     }
 
+    // What the facade could reach if it added nothing but its round trips to the worker's own time: an awaited
+    // transaction (BEGIN with the first statement, the second statement, COMMIT) makes 3, a pipelined one 1.
+    // The ceiling is the matching IndexedDB case's time over that, per round (times are 1 / rate).
+    const ceilingPerRound = (idb, worker, trips) =>
+      runs[idb].map((x, i) => {
+        const rt = runs.roundTrip[i];
+        const w = runs[worker][i];
+        return x && rt && w ? round2(1 / x / (trips / rt + 1 / w)) : null;
+      });
+    const CEILINGS = {
+      facadeFullVsIdbStrict: ['idbStrict', 'outpostWorkerFull', 3],
+      facadeRelaxedVsIdbRelaxed: ['idbRelaxed', 'outpostWorkerRelaxed', 3],
+      facadePipelinedFullVsIdbStrict: ['idbStrict', 'outpostWorkerFull', 1],
+      facadePipelinedRelaxedVsIdbRelaxed: ['idbRelaxed', 'outpostWorkerRelaxed', 1],
+    };
+    const ceilings = {};
+    const ceilingsPerRound = {};
+    for (const [k, [idb, worker, trips]] of Object.entries(CEILINGS)) {
+      ceilingsPerRound[k] = ceilingPerRound(idb, worker, trips);
+      ceilings[k] = round2(median(ceilingsPerRound[k].filter((x) => x != null)));
+    }
+
     const WASM_LIMIT = 900_000;
     const atLeast = (value, target) => ({ value, target: `>= ${target}`, met: value != null && value >= target });
     const below = (value, target, unit) => ({ value, target: `< ${target}${unit}`, met: value != null && value < target });
@@ -413,6 +438,11 @@ async function main() {
       ratiosOfBests,
       ratiosOfMedians,
       ratiosPerRound,
+      ceilings,
+      ceilingsPerRound,
+      ceilingsWhat:
+        'per facade target: the highest ratio reachable in that round if the facade cost only its round trips ' +
+        '(roundTrip case) on top of the worker case at the same durability; median over rounds',
       ioPerTx,
       targets,
       diagnostics: [...new Set(diagnostics)].slice(0, 50),
@@ -467,14 +497,16 @@ function printTable(r) {
     else line(id, io.write, `${String(io.flush).padStart(5)}  ${String(io.getSize).padStart(7)}  ${String(io.truncate).padStart(8)}  ${String(io.read).padStart(4)}  ${(io.bytesWritten / 1024).toFixed(1).padStart(11)}`);
   }
   log('');
-  line('target (paired ratio)', 'value', 'goal            met      best/best  median/median');
+  line('target (paired ratio)', 'value', 'goal            met      best/best  median/median  ceiling');
   for (const [k, t] of Object.entries(r.targets)) {
     const cross = k in r.ratiosOfBests ? `${String(r.ratiosOfBests[k]).padStart(13)}  ${String(r.ratiosOfMedians[k]).padStart(13)}` : '';
-    line(k, t.value ?? '-', `${t.target.padEnd(15)} ${(t.met ? 'yes' : 'NO').padEnd(4)} ${cross}`);
+    const ceiling = k in r.ceilings ? String(r.ceilings[k]).padStart(9) : '';
+    line(k, t.value ?? '-', `${t.target.padEnd(15)} ${(t.met ? 'yes' : 'NO').padEnd(4)} ${cross}${ceiling}`);
   }
   for (const k of ['workerRelaxedVsRawNoFlush', 'workerRelaxedVsWorkerMemory', 'facadeFullVsWorkerFull', 'facadeRelaxedVsWorkerRelaxed', 'facadeFullVsSqliteWasmFull', 'sqliteWasmFullVsRawFlushFloor']) {
     line(k, r.ratios[k] ?? '-', `(no target)          ${String(r.ratiosOfBests[k]).padStart(13)}  ${String(r.ratiosOfMedians[k]).padStart(13)}`);
   }
+  log('ceiling: the ratio the facade would reach if it cost only its round trips (roundTrip case: 3 awaited, 1 pipelined) on top of the worker case');
   log(`(${r.durationSec} s)`);
 }
 
