@@ -1,7 +1,8 @@
 // libFuzzer target for the protocol codec (wasm/include/outpost/protocol.h): every input is decoded as every
 // message type. Decode must never crash, hang or trip a sanitizer, its canonical fast paths must agree with
 // the strict decoder, and whatever it accepts must round-trip: Encode(m) decodes again to m, and encoding
-// that gives the same bytes. scripts/test.sh runs it for a bounded time; build with clang and
+// that gives the same bytes. The direct JSON string writer must write what nlohmann's dump writes for the input
+// as a string. scripts/test.sh runs it for a bounded time; build with clang and
 // -DOUTPOST_FUZZ=ON (tests/fuzz/CMakeLists.txt).
 #include <cstdio>
 #include <cstdlib>
@@ -9,6 +10,7 @@
 #include <string_view>
 
 #include "outpost/protocol.h"
+#include "protocol_json.h"
 
 namespace {
 
@@ -61,5 +63,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Check<PullResponse>(input, limits);
   Check<HealthResponse>(input, limits);
   Check<ErrorBody>(input, limits);
+  std::string direct;
+  json::AppendString(&direct, input);
+  if (direct != json::Dump(json::Json(std::string(input))))
+    Fail("AppendString and Dump disagree", direct + "\n" + json::Dump(json::Json(std::string(input))));
   return 0;
 }
