@@ -1,4 +1,4 @@
-// Case f (anchor): a worker that answers each message on the port it is given at once, doing nothing else:
+// Case g (anchor): a worker that answers each message on the port it is given at once, doing nothing else:
 // the floor of one facade round trip (page -> worker -> page over a MessageChannel, as js/index.js talks to
 // its worker).
 self.onmessage = ({ data, ports }) => {

@@ -112,7 +112,7 @@ async function idb({ n, durability, name }) {
   }
 }
 
-// Case f (anchor): the round trip alone. Each request has the shape of a facade statement (one batch of one
+// Case g (anchor): the round trip alone. Each request has the shape of a facade statement (one batch of one
 // call with its SQL and parameters) and is awaited before the next, as an awaited tx.exec() is.
 async function roundTrip({ n }) {
   const worker = new Worker(new URL('./echo-worker.js', import.meta.url), { type: 'module' });
