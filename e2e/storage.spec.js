@@ -213,6 +213,34 @@ test.describe('export and import', () => {
     expect(await integrity(app.page, 'target')).toBe('ok');
   });
 
+  test('import() is refused while the sync engine runs on the database, and changes nothing', async ({ app }) => {
+    const page = app.page;
+    await openDb(page, 'plain');
+    await seed(page, 'plain', 3);
+    const bytes = await exportBytes(page, 'plain');
+    // Offline and paused: the engine only captures (nobody listens on port 9).
+    const sync = { url: 'http://127.0.0.1:9', paused: true, tables: { notes: { primaryKey: 'id' } } };
+    await openDb(page, 'synced', { sync });
+    await exec(page, 'synced', 'CREATE TABLE notes(id TEXT PRIMARY KEY, title TEXT)');
+    await exec(page, 'synced', "INSERT INTO notes VALUES ('a', 'before')");
+
+    const refused = await importBytes(page, 'synced', bytes);
+    expect(refused.ok).toBe(false);
+    expect(refused.error).toMatchObject({ name: 'OutpostError', code: 'INVALID_STATE' });
+    expect(refused.error.message).toMatch(/without the sync option/);
+
+    // The database and its engine go on: the row is there and the next write is captured.
+    await exec(page, 'synced', "INSERT INTO notes VALUES ('b', 'after')");
+    expect(await count(page, 'synced', 'notes')).toBe(2);
+    expect(await page.evaluate(() => window.dbs.synced.outbox.stats())).toMatchObject({ pending: 2 });
+
+    // What the message says works: without sync, the import goes through.
+    await closeDb(page, 'synced');
+    await openDb(page, 'synced');
+    expect(await importBytes(page, 'synced', bytes)).toEqual({ ok: true, value: {} });
+    expect(await count(page, 'synced', 't')).toBe(3);
+  });
+
   test('import() accepts a file written by the native sqlite3 shell (WAL or rollback mode)', async ({ app }) => {
     const page = app.page;
     await openDb(page, 'native');

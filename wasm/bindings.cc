@@ -307,6 +307,12 @@ class Connection {
     if (!db_) return Closed("");
     if (db_->InTransaction())
       return ErrorObject(Status::Error("INVALID_STATE", "Finish the open transaction before import()."));
+    // The sync engine holds this connection (its capture triggers live in it, its state in memory): swapping
+    // the file under it would leave it on a closed connection and the new file's writes uncaptured.
+    if (sync_)
+      return ErrorObject(Status::Error("INVALID_STATE",
+                                       "import() cannot replace a database the sync engine is running on. Close "
+                                       "it, open it without the sync option, import, then open it with sync again."));
     Value v;
     Status s = ToValue(bytes, &v);
     if (!s.ok() || v.index() != 4)
