@@ -232,7 +232,10 @@ export declare class Database {
   transaction<T>(fn: (tx: Transaction) => Promise<T> | T, options?: { mode?: 'DEFERRED' | 'IMMEDIATE' | 'EXCLUSIVE' }): Promise<T>;
   /** The database as a plain SQLite file that the sqlite3 shell opens. */
   export(): Promise<Uint8Array>;
-  /** Replaces the database with a plain SQLite file; invalid input rejects and changes nothing. */
+  /**
+   * Replaces the database with a plain SQLite file; invalid input rejects and changes nothing. Rejects with
+   * INVALID_STATE on a database opened with `sync` (open it without `sync` to import).
+   */
   import(bytes: Uint8Array): Promise<void>;
   /** The outbox (sync only). */
   readonly outbox: OutboxApi;
