@@ -833,6 +833,55 @@ TEST_F(SyncEngineTest, PerEntityOrderAndPriorityThenAge) {
   EXPECT_EQ(server.custom_log[4].priority, protocol::Priority::kCritical);
 }
 
+// Captured ops are "fresh" (normal priority, never claimed): they have no index entry of their own, and
+// claims find them by walking the outbox in seq order (kFreshOps, sync_engine_impl.h).
+TEST_F(SyncEngineTest, CapturedOpsWriteNoWaitingIndexEntry) {
+  for (int i = 0; i < 20; ++i) client.ExecOk("INSERT INTO items VALUES (?, 'x', 1)", P({"k" + std::to_string(i)}));
+  const std::string waiting =
+      "SELECT count(*) FROM _outpost_outbox INDEXED BY _outpost_outbox_waiting WHERE state = 0 AND (priority <> 2 OR"
+      " sent = 1)";
+  EXPECT_EQ(client.Int(waiting), 0);
+  EXPECT_EQ(client.List(OpState::kPending).size(), 20u);
+  client.SyncAll(server);
+  EXPECT_EQ(server.applied_ids.size(), 20u);
+  EXPECT_EQ(client.Int(waiting), 0);
+}
+
+// A fresh op behind another of its entity is parked (sent = 1, into the index) by the claim that passes it,
+// so the walk goes on past it, and it is sent once the op before it is done.
+TEST_F(SyncEngineTest, AFreshOpBehindItsEntityIsParkedAndSentAfterIt) {
+  client.ExecOk("INSERT INTO items VALUES ('a', 'A', 1)");
+  client.ExecOk("DELETE FROM items WHERE id = 'a'");
+  client.ExecOk("INSERT INTO items VALUES ('b', 'B', 1)");
+  SettleReads();
+  Action push = NextPush();
+  auto req = Decoded(push);
+  ASSERT_EQ(req.ops.size(), 2u);  // a's upsert and b; a's delete waits behind the upsert
+  EXPECT_EQ(req.ops[0].kind, protocol::kUpsert);
+  EXPECT_EQ(req.ops[1].key.at("id"), Value(std::string("b")));
+  EXPECT_EQ(client.Int("SELECT count(*) FROM _outpost_outbox WHERE state = 0 AND sent = 1 AND kind = 'delete'"), 1);
+  ASSERT_TRUE(client.Serve(push, server).ok());
+  client.SyncAll(server);
+  EXPECT_EQ(server.applied_ids.size(), 3u);
+  EXPECT_EQ(client.List(OpState::kDone).size(), 3u);
+  EXPECT_EQ(client.List(OpState::kPending).size(), 0u);
+}
+
+// Once every op is done and pruned, SQLite numbers the next one from 1 again, below where the last walk
+// ended: it is still sent.
+TEST_F(SyncEngineTest, AnOpWrittenAfterEveryOpWasPrunedIsStillSent) {
+  for (const char* id : {"a", "b", "c"}) client.ExecOk("INSERT INTO items VALUES (?, 'x', 1)", P({id}));
+  client.SyncAll(server);
+  client.now += config.done_retention_ms + 61'000;
+  client.Next();
+  ASSERT_TRUE(client.List().empty());
+  client.ExecOk("INSERT INTO items VALUES ('d', 'x', 1)");
+  EXPECT_EQ(client.Int("SELECT max(seq) FROM _outpost_outbox"), 1);
+  client.SyncAll(server);
+  EXPECT_EQ(server.applied_ids.size(), 4u);
+  EXPECT_EQ(client.List(OpState::kPending).size(), 0u);
+}
+
 TEST_F(SyncEngineTest, BatchesOfBatchSize) {
   SyncConfig c = Config();
   c.batch_size = 2;
@@ -1608,7 +1657,7 @@ TEST(SyncSchemaTest, TablesFromAnEarlierBuildGetTheirNewColumnsAndIndexes) {
   client.OpenEngine();
   EXPECT_EQ(client.Text("SELECT group_concat(name, ' ') FROM (SELECT name FROM sqlite_master WHERE type = 'index'"
                         " AND tbl_name = '_outpost_outbox' ORDER BY name)"),
-            "_outpost_outbox_by_entity _outpost_outbox_pending");
+            "_outpost_outbox_by_entity _outpost_outbox_waiting");
   EXPECT_EQ(client.Int("SELECT count(*) FROM sqlite_master WHERE name = '_outpost_shadow'"), 0);
   EXPECT_EQ(client.Text("SELECT shadow FROM _outpost_rows"), "1:n " + hlc + " - 5;1:v " + hlc + " - -");
   // The server holds that row (total 5 at version 1). The migrated total still counts: a local +2 is sent

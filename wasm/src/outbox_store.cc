@@ -129,6 +129,13 @@ Status Engine::CreateSchema() {
     if (!present)
       OUTPOST_RETURN_IF_ERROR(sql_.Exec(std::string("ALTER TABLE ") + a.table + " ADD COLUMN " + a.definition));
   }
+  // Pending ops except fresh ones (kWaitingOps, sync_engine_impl.h); earlier builds indexed them all. After
+  // the columns: it reads `sent`.
+  OUTPOST_RETURN_IF_ERROR(
+      sql_.Exec(std::string("DROP INDEX IF EXISTS _outpost_outbox_pending;"
+                            "CREATE INDEX IF NOT EXISTS _outpost_outbox_waiting ON _outpost_outbox(priority, seq)"
+                            " WHERE ") +
+                kWaitingOps + ";"));
   return MigrateShadowTable();
 }
 
@@ -191,7 +198,6 @@ Status Engine::CreateTables() {
       "DROP INDEX IF EXISTS _outpost_outbox_entity;"
       "DROP INDEX IF EXISTS _outpost_outbox_queue;"
       "CREATE INDEX IF NOT EXISTS _outpost_outbox_by_entity ON _outpost_outbox(entity, seq);"
-      "CREATE INDEX IF NOT EXISTS _outpost_outbox_pending ON _outpost_outbox(priority, seq) WHERE state = 0;"
       "CREATE TABLE IF NOT EXISTS _outpost_rows(tbl TEXT NOT NULL, key TEXT NOT NULL, version INTEGER,"
       " delete_hlc TEXT, live_hlc TEXT, shadow TEXT, PRIMARY KEY(tbl, key)) WITHOUT ROWID;"
       "CREATE TABLE IF NOT EXISTS _outpost_conflicts(id TEXT PRIMARY KEY, op_id TEXT, tbl TEXT NOT NULL,"
@@ -338,6 +344,8 @@ Status Engine::InsertOp(const protocol::Operation& op, const std::string& entity
   }
   q.Bind(12, now_ms).Bind(13, bytes);
   OUTPOST_RETURN_IF_ERROR(q.Run());
+  // Normally past every op already there; not after the newest ops were pruned (the rowid starts over).
+  fresh_from_ = std::min(fresh_from_, static_cast<int64_t>(sqlite3_last_insert_rowid(db_->handle())));
   count_ops_ += 1;
   count_bytes_ += bytes;
   status_valid_ = false;  // not counted up: a failed statement may take the row back without a rollback

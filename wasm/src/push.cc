@@ -2,6 +2,7 @@
 // body limits) and what a push's answer means for each of them (OnPushResult: applied, duplicate, conflict,
 // rejected; retries with backoff, 401, 413, other 4xx). Part of the Engine (sync_engine_impl.h).
 #include <algorithm>
+#include <iterator>
 
 #include "protocol_json.h"
 #include "sync_engine_impl.h"
@@ -13,11 +14,20 @@ namespace pj = protocol::json;
 namespace {
 // A JSON array of the rows' outbox seqs, bound to `seq IN (SELECT value FROM json_each(?1))`: one statement
 // text.
-std::string SeqList(const std::vector<OpRow>& rows) {
+std::string SeqList(const std::vector<int64_t>& seqs) {
   std::string s = "[";
-  for (const OpRow& row : rows) s += (s.size() > 1 ? "," : "") + std::to_string(row.seq);
+  for (int64_t seq : seqs) s += (s.size() > 1 ? "," : "") + std::to_string(seq);
   return s + "]";
 }
+std::string SeqList(const std::vector<OpRow>& rows) {
+  std::vector<int64_t> seqs;
+  for (const OpRow& row : rows) seqs.push_back(row.seq);
+  return SeqList(seqs);
+}
+// The op just before in its entity is done (or there is none): the op is its entity's head.
+constexpr const char* kHeadOfEntity =
+    "coalesce((SELECT p.state FROM _outpost_outbox p INDEXED BY _outpost_outbox_by_entity WHERE p.entity ="
+    " _outpost_outbox.entity AND p.seq < _outpost_outbox.seq ORDER BY p.seq DESC LIMIT 1), 2) = 2";
 constexpr const char* kInflightOfBatch = "state = 1 AND seq IN (SELECT value FROM json_each(?1))";
 }  // namespace
 
@@ -25,15 +35,68 @@ constexpr const char* kInflightOfBatch = "state = 1 AND seq IN (SELECT value FRO
 // (or gone), and a done op never changes state again, so an entity's ops in seq order are always some done
 // ones followed by the unfinished ones: "the op just before is done" means "nothing before is unfinished",
 // one index seek however many done ops the retention keeps.
+//
+// Candidates come from two places (see kWaitingOps): the waiting index, and fresh ops, found by walking the
+// table in seq order from fresh_from_. Fresh ops that are not their entity's head are parked (sent = 1, which
+// puts them in the index) so that they do not hold fresh_from_ back; fresh_from_ advances only when the claim
+// has committed, to the first fresh op it did not take.
 Status Engine::ClaimBatch(int64_t now_ms, Action* action) {
   std::vector<OpRow> rows;
   const size_t limit = std::min(batch_limit_, protocol::Limits{}.max_ops);
   OUTPOST_RETURN_IF_ERROR(
-      ReadOps("state = 0 AND next_attempt_ms <= ?1 AND coalesce((SELECT p.state FROM _outpost_outbox p INDEXED BY"
-              " _outpost_outbox_by_entity WHERE p.entity = _outpost_outbox.entity AND p.seq < _outpost_outbox.seq"
-              " ORDER BY p.seq DESC LIMIT 1), 2) = 2 ORDER BY priority, seq",
+      ReadOps(std::string(kWaitingOps) + " AND next_attempt_ms <= ?1 AND " + kHeadOfEntity + " ORDER BY priority, seq",
               {now_ms}, limit, &rows));
-  if (rows.empty()) return Status::OK();
+  std::vector<int64_t> heads, parked;
+  int64_t scanned_to = fresh_from_;  // every fresh op in [fresh_from_, scanned_to) is in heads or parked
+  for (bool more = true; more && heads.size() < limit;) {
+    Stmt q = sql_(std::string("SELECT seq, ") + kHeadOfEntity + " FROM _outpost_outbox WHERE seq >= ?1 AND " +
+                  kFreshOps + " ORDER BY seq LIMIT ?2");
+    q.Bind(1, scanned_to).Bind(2, static_cast<int64_t>(limit));
+    size_t seen = 0;
+    while (q.Step()) {
+      ++seen;
+      (q.Int(1) ? heads : parked).push_back(q.Int(0));
+      scanned_to = q.Int(0) + 1;
+    }
+    OUTPOST_RETURN_IF_ERROR(q.status());
+    more = seen == limit;
+  }
+  if (!heads.empty()) {
+    std::vector<OpRow> fresh;
+    OUTPOST_RETURN_IF_ERROR(
+        ReadOps("seq IN (SELECT value FROM json_each(?1)) ORDER BY seq", {SeqList(heads)}, heads.size(), &fresh));
+    // Both lists are in (priority, seq) order already (the fresh ones all normal priority).
+    std::vector<OpRow> merged;
+    merged.reserve(rows.size() + fresh.size());
+    std::merge(std::make_move_iterator(rows.begin()), std::make_move_iterator(rows.end()),
+               std::make_move_iterator(fresh.begin()), std::make_move_iterator(fresh.end()), std::back_inserter(merged),
+               [](const OpRow& a, const OpRow& b) {
+                 return std::pair(a.entry.op.priority, a.seq) < std::pair(b.entry.op.priority, b.seq);
+               });
+    rows = std::move(merged);
+    if (rows.size() > limit) rows.resize(limit);
+  }
+  // Where the next walk starts: the first fresh head this claim leaves, else where this walk ended.
+  auto next_fresh_from = [&] {
+    int64_t next = scanned_to;
+    for (int64_t seq : heads)
+      if (std::none_of(rows.begin(), rows.end(), [seq](const OpRow& r) { return r.seq == seq; }))
+        next = std::min(next, seq);
+    return next;
+  };
+  if (rows.empty()) {
+    if (!parked.empty()) {
+      OUTPOST_RETURN_IF_ERROR(Begin());
+      Stmt q = sql_("UPDATE _outpost_outbox SET sent = 1 WHERE seq IN (SELECT value FROM json_each(?1))");
+      if (Status s = q.Bind(1, SeqList(parked)).Run(); !s.ok()) {
+        Rollback();
+        return s;
+      }
+      OUTPOST_RETURN_IF_ERROR(Commit());
+    }
+    fresh_from_ = next_fresh_from();
+    return Status::OK();
+  }
   const bool full = rows.size() == limit;
   for (auto& row : rows) OUTPOST_RETURN_IF_ERROR(ResolveBaseVersion(&row));
   protocol::PushRequest push;
@@ -69,11 +132,20 @@ Status Engine::ClaimBatch(int64_t now_ms, Action* action) {
       return s;
     }
   }
+  if (!parked.empty()) {
+    Stmt q = sql_("UPDATE _outpost_outbox SET sent = 1 WHERE seq IN (SELECT value FROM json_each(?1))");
+    if (Status s = q.Bind(1, SeqList(parked)).Run(); !s.ok()) {
+      Rollback();
+      return s;
+    }
+  }
   if (Status s = SaveClocks(); !s.ok()) {
     Rollback();
     return s;
   }
+  const int64_t next_fresh = next_fresh_from();
   OUTPOST_RETURN_IF_ERROR(Commit());
+  fresh_from_ = next_fresh;
   req.id = ++next_request_id_;
   req.push = std::move(push);
   req.rows = std::move(rows);

@@ -363,7 +363,8 @@ Action Engine::Next(int64_t now_ms) {
   if (can_send && may_push) {
     // Operations in backoff. One already due was not claimed only because it waits behind another op of its
     // entity (in backoff itself, or failed: a user action): it must not make the engine spin.
-    Stmt q = sql_("SELECT min(next_attempt_ms) FROM _outpost_outbox WHERE state = 0 AND next_attempt_ms > ?1");
+    Stmt q = sql_(std::string("SELECT min(next_attempt_ms) FROM _outpost_outbox WHERE ") + kWaitingOps +
+                  " AND next_attempt_ms > ?1");  // a fresh op's is 0
     if (q.Bind(1, now_ms).Step() && !q.Null(0)) consider(std::max(q.Int(0), push_hold_until_ms_));
     if (push_hold_until_ms_ > now_ms) consider(push_hold_until_ms_);
   }
@@ -540,7 +541,8 @@ void Engine::OnOnlineHint(bool online, int64_t now_ms) {
 
 void Engine::SyncNow(int64_t now_ms) {
   now_ms_ = now_ms;
-  Stmt q = sql_("UPDATE _outpost_outbox SET next_attempt_ms = ?1 WHERE state = 0 AND next_attempt_ms > ?1");
+  Stmt q = sql_(std::string("UPDATE _outpost_outbox SET next_attempt_ms = ?1 WHERE ") + kWaitingOps +
+                " AND next_attempt_ms > ?1");  // a fresh op's is 0
   (void)q.Bind(1, now_ms).Run();
   pull_requested_ = true;
   pull_retry_at_ms_ = 0;

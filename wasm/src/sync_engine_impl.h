@@ -35,6 +35,16 @@ namespace outpost::sync {
 
 enum StateCode : int64_t { kPendingState = 0, kInflightState = 1, kDoneState = 2, kFailedState = 3 };
 
+// Pending ops are of two kinds. Fresh ones (normal priority, never claimed: what capture writes) are not in
+// any index of their own: capture then writes two index entries instead of three (bench/README.md), and
+// claims find them by walking the table in seq order (ClaimBatch). Every other pending op is in the
+// _outpost_outbox_waiting partial index, whose condition is kWaitingOps. A claim sets `sent` and nothing
+// clears it, so an op that ever goes back to pending (requeue, Retry, recovery) is in the index whatever
+// path takes it there. A fresh op's next_attempt_ms is always 0. Queries over pending ops must spell
+// kWaitingOps out for SQLite to use the index. (2 is protocol::Priority::kNormal.)
+constexpr const char* kFreshOps = "state = 0 AND sent = 0 AND priority = 2";
+constexpr const char* kWaitingOps = "state = 0 AND (priority <> 2 OR sent = 1)";
+
 struct TableInfo {
   std::string name;
   std::vector<std::string> key;      // key columns, config order
@@ -225,6 +235,8 @@ class Engine final : public SyncEngine {
   // Outbox size cache (ops and bytes not done); invalid after a rollback or an engine write.
   bool counts_valid_ = false;
   int64_t count_ops_ = 0, count_bytes_ = 0;
+  // No fresh op (kFreshOps) has a seq below this: claims walk the table from here (push.cc, ClaimBatch).
+  int64_t fresh_from_ = 0;
   // GetStatus()'s pending and failed counts (a count over the outbox, asked for after every engine call);
   // invalid after any change of the outbox's states or rows but a claim (pending stays pending) and an
   // answer applied with known counts (ApplyPushResponse adjusts them).
