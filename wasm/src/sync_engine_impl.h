@@ -40,8 +40,9 @@ enum StateCode : int64_t { kPendingState = 0, kInflightState = 1, kDoneState = 2
 // claims find them by walking the table in seq order (ClaimBatch). Every other pending op is in the
 // _outpost_outbox_waiting partial index, whose condition is kWaitingOps. A claim sets `sent` and nothing
 // clears it, so an op that ever goes back to pending (requeue, Retry, recovery) is in the index whatever
-// path takes it there. A fresh op's next_attempt_ms is always 0. Queries over pending ops must spell
-// kWaitingOps out for SQLite to use the index. (2 is protocol::Priority::kNormal.)
+// path takes it there. A fresh op's next_attempt_ms is 0 (only a claimed op is given a later one). Queries
+// over pending ops must spell kWaitingOps out for SQLite to use the index.
+static_assert(static_cast<int>(protocol::Priority::kNormal) == 2, "kFreshOps and kWaitingOps spell it 2");
 constexpr const char* kFreshOps = "state = 0 AND sent = 0 AND priority = 2";
 constexpr const char* kWaitingOps = "state = 0 AND (priority <> 2 OR sent = 1)";
 
