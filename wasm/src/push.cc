@@ -76,19 +76,24 @@ Status Engine::ClaimBatch(int64_t now_ms, Action* action) {
     rows = std::move(merged);
     if (rows.size() > limit) rows.resize(limit);
   }
-  // Where the next walk starts: the first fresh head this claim leaves, else where this walk ended.
+  // Where the next walk starts: the first fresh head this claim leaves, else where this walk ended. `rows` is a
+  // prefix of the (priority, seq) merge, so the fresh heads it took are a prefix of `heads`.
   auto next_fresh_from = [&] {
-    int64_t next = scanned_to;
-    for (int64_t seq : heads)
-      if (std::none_of(rows.begin(), rows.end(), [seq](const OpRow& r) { return r.seq == seq; }))
-        next = std::min(next, seq);
-    return next;
+    const auto taken = static_cast<size_t>(std::count_if(rows.begin(), rows.end(), [&](const OpRow& r) {
+      return std::binary_search(heads.begin(), heads.end(), r.seq);
+    }));
+    return taken < heads.size() ? heads[taken] : scanned_to;
+  };
+  // Inside the claim's transaction.
+  auto park = [&] {
+    if (parked.empty()) return Status::OK();
+    Stmt q = sql_("UPDATE _outpost_outbox SET sent = 1 WHERE seq IN (SELECT value FROM json_each(?1))");
+    return q.Bind(1, SeqList(parked)).Run();
   };
   if (rows.empty()) {
     if (!parked.empty()) {
       OUTPOST_RETURN_IF_ERROR(Begin());
-      Stmt q = sql_("UPDATE _outpost_outbox SET sent = 1 WHERE seq IN (SELECT value FROM json_each(?1))");
-      if (Status s = q.Bind(1, SeqList(parked)).Run(); !s.ok()) {
+      if (Status s = park(); !s.ok()) {
         Rollback();
         return s;
       }
@@ -132,12 +137,9 @@ Status Engine::ClaimBatch(int64_t now_ms, Action* action) {
       return s;
     }
   }
-  if (!parked.empty()) {
-    Stmt q = sql_("UPDATE _outpost_outbox SET sent = 1 WHERE seq IN (SELECT value FROM json_each(?1))");
-    if (Status s = q.Bind(1, SeqList(parked)).Run(); !s.ok()) {
-      Rollback();
-      return s;
-    }
+  if (Status s = park(); !s.ok()) {
+    Rollback();
+    return s;
   }
   if (Status s = SaveClocks(); !s.ok()) {
     Rollback();
