@@ -303,8 +303,11 @@ export class EngineDatabase {
       check(this.sqlHandle().conflictsDrop(String(id)));
       this.exec('RELEASE outpost_resolve');
     } catch (error) {
-      this.exec('ROLLBACK TO outpost_resolve');
-      this.exec('RELEASE outpost_resolve');
+      // A write the sync engine cannot record rolls back the whole transaction, savepoint included.
+      if (this.inTransaction) {
+        this.exec('ROLLBACK TO outpost_resolve');
+        this.exec('RELEASE outpost_resolve');
+      }
       throw error;
     }
   }

@@ -260,7 +260,7 @@ class Device {
   Status Exec(const std::string& sql, const Params& params = {}) {
     engine_->SetTime(now);
     ExecResult r;
-    return MapCaptureError(db_->Exec(sql, params, &r));
+    return db_->Exec(sql, params, &r);
   }
   Status Query(const std::string& sql, std::vector<std::vector<Value>>* rows, const Params& params = {}) {
     QueryResult r;

@@ -307,7 +307,7 @@ TEST_F(SyncEngineTest, NullPrimaryKeyIsRefused) {
   SyncConfig c = Config();
   SyncClient other(c, "CREATE TABLE items(id TEXT, title TEXT, qty INTEGER);"
                       "CREATE TABLE docs(id TEXT PRIMARY KEY, body TEXT, tag TEXT)");
-  Status s = MapCaptureError(other.Exec("INSERT INTO items VALUES (NULL, 'x', 1)"));
+  Status s = other.Exec("INSERT INTO items VALUES (NULL, 'x', 1)");
   EXPECT_EQ(s.code(), "INVALID_ARGUMENT") << s.ToString();
   EXPECT_EQ(other.Int("SELECT count(*) FROM items"), 0);
 }
@@ -714,7 +714,7 @@ TEST_F(SyncEngineTest, MisconfiguredTableRefusesWritesInsteadOfSkippingCapture) 
   c.tables["later"] = TrackedTable{{"id"}, {}};
   SyncClient late(c, kSchema);
   late.ExecOk("CREATE TABLE later(key TEXT PRIMARY KEY, v TEXT)");  // no column "id"
-  Status s = MapCaptureError(late.Exec("INSERT INTO later VALUES ('x', 'y')"));
+  Status s = late.Exec("INSERT INTO later VALUES ('x', 'y')");
   EXPECT_EQ(s.code(), "INVALID_ARGUMENT") << s.ToString();
   EXPECT_NE(s.message().find("sync.tables.later.primaryKey"), std::string::npos) << s.message();
   EXPECT_EQ(late.Int("SELECT count(*) FROM later"), 0);
@@ -729,7 +729,7 @@ TEST_F(SyncEngineTest, TableWithAColumnNameThatIsNoIdentifierRefusesWrites) {
   c.tables["odd"] = TrackedTable{{"id"}, {}};
   SyncClient odd(c, kSchema);
   odd.ExecOk("CREATE TABLE odd(id TEXT PRIMARY KEY, \"we\"\"ird name\" TEXT)");
-  Status s = MapCaptureError(odd.Exec("INSERT INTO odd VALUES ('x', 'y')"));
+  Status s = odd.Exec("INSERT INTO odd VALUES ('x', 'y')");
   EXPECT_EQ(s.code(), "INVALID_ARGUMENT") << s.ToString();
   EXPECT_NE(s.message().find("we\\\"ird name"), std::string::npos) << s.message();
   EXPECT_EQ(odd.Int("SELECT count(*) FROM odd"), 0);
@@ -915,10 +915,11 @@ TEST_F(SyncEngineTest, OutboxFullRollsTheTransactionBackWhole) {
   full.ExecOk("BEGIN");
   full.ExecOk("INSERT INTO items VALUES ('b', 'B', 1)");
   full.ExecOk("INSERT INTO items VALUES ('c', 'C', 1)");
-  Status s = MapCaptureError(full.Exec("INSERT INTO items VALUES ('d', 'D', 1)"));
+  Status s = full.Exec("INSERT INTO items VALUES ('d', 'D', 1)");
   EXPECT_EQ(s.code(), "OUTBOX_FULL") << s.ToString();
   EXPECT_NE(s.message().find("maxOutboxOps"), std::string::npos);
-  full.ExecOk("ROLLBACK");  // what the facade does with a failed statement
+  EXPECT_NE(s.message().find("rolled back"), std::string::npos) << s.message();
+  EXPECT_FALSE(full.db->InTransaction());  // the whole transaction, as the message says
   EXPECT_EQ(full.Int("SELECT count(*) FROM items"), 1);
   EXPECT_EQ(full.List().size(), 1u);
   // Compaction does not count: edits of an unsent row still fit.
@@ -938,7 +939,7 @@ TEST_F(SyncEngineTest, OutboxFullRollsTheTransactionBackWhole) {
   b.max_outbox_bytes = 600;
   SyncClient bytes(b, kSchema);
   bytes.ExecOk("INSERT INTO items VALUES ('a', 'A', 1)");
-  s = MapCaptureError(bytes.Exec("INSERT INTO items VALUES ('b', ?, 1)", P({std::string(1000, 'x')})));
+  s = bytes.Exec("INSERT INTO items VALUES ('b', ?, 1)", P({std::string(1000, 'x')}));
   EXPECT_EQ(s.code(), "OUTBOX_FULL");
   EXPECT_NE(s.message().find("maxOutboxBytes"), std::string::npos);
 }
@@ -1491,6 +1492,15 @@ TEST(SyncEngineSchema, EveryWayATrackedTableChangesBetweenCallsIsSeen) {
   ASSERT_EQ(client.List().size(), 3u);
   client.ExecOk("CREATE TABLE t(id TEXT PRIMARY KEY, v TEXT)");
   captured("INSERT INTO t VALUES ('e', '5')", 4, "v");
+  // A savepoint rolled back to undoes an ALTER, and the next brings the schema version to the same number.
+  client.ExecOk("BEGIN");
+  client.ExecOk("SAVEPOINT s");
+  client.ExecOk("ALTER TABLE t RENAME COLUMN v TO a");
+  captured("INSERT INTO t VALUES ('f', '6')", 5, "a");
+  client.ExecOk("ROLLBACK TO s");
+  client.ExecOk("ALTER TABLE t RENAME COLUMN v TO b");
+  captured("INSERT INTO t VALUES ('g', '7')", 5, "b");  // f went with the savepoint
+  client.ExecOk("COMMIT");
 }
 
 // INSERT OR REPLACE deletes the rows it replaces (by the key, or by any other unique column) before it
@@ -1533,6 +1543,190 @@ TEST(SyncEngineCapture, InsertOrReplaceReachesTheServerAsTheRowsItDeletedAndTheR
   ASSERT_EQ(ops.size(), 2u);
   EXPECT_EQ(ops[0].op.kind, "delete");
   EXPECT_EQ(ops[1].op.kind, "upsert");
+}
+
+// ---- Capture around statements (preupdate hook + Database's WriteObserver) -------------------------------
+
+// The outbox's row operations, in order, as "kind table:id".
+std::vector<std::string> Recorded(SyncClient& client) {
+  std::vector<std::string> out;
+  for (const auto& e : client.List())
+    out.push_back(e.op.kind + " " + e.op.table + ":" + std::get<std::string>(e.op.key.at("id")));
+  return out;
+}
+
+// A write that cannot be recorded takes its whole transaction with it: the earlier statements of the
+// transaction are not committed without the later ones, and nothing of it is left uncaptured.
+TEST(SyncEngineCapture, AWriteThatCannotBeRecordedRollsBackItsWholeTransaction) {
+  SyncClient client(Config(), std::string(kSchema) + "CREATE TABLE loose(id TEXT, v TEXT);");
+  SyncConfig cfg = Config();
+  cfg.tables["loose"] = TrackedTable{{"id"}, {}};
+  SyncClient loose(cfg, std::string(kSchema) + "CREATE TABLE loose(id TEXT, v TEXT);");
+  loose.ExecOk("BEGIN");
+  loose.ExecOk("INSERT INTO items VALUES ('a', 'A', 1)");
+  Status s = loose.Exec("INSERT INTO loose VALUES (NULL, 'no key')");
+  EXPECT_EQ(s.code(), "INVALID_ARGUMENT") << s.ToString();
+  EXPECT_NE(s.message().find("non-NULL primary key"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("The transaction was rolled back."), std::string::npos) << s.message();
+  EXPECT_FALSE(loose.db->InTransaction());
+  EXPECT_EQ(loose.Int("SELECT count(*) FROM items"), 0);
+  EXPECT_EQ(loose.Int("SELECT count(*) FROM loose"), 0);
+  EXPECT_TRUE(loose.List().empty());
+  // A counter holding text: the same, outside a transaction (only the statement is undone).
+  loose.ExecOk("INSERT INTO items VALUES ('b', 'B', 1)");
+  s = loose.Exec("UPDATE items SET qty = 'many' WHERE id = 'b'");
+  EXPECT_EQ(s.code(), "INVALID_ARGUMENT") << s.ToString();
+  EXPECT_EQ(s.message().find("rolled back"), std::string::npos) << s.message();
+  EXPECT_EQ(loose.Int("SELECT qty FROM items WHERE id = 'b'"), 1);
+  EXPECT_EQ(Recorded(loose), (std::vector<std::string>{"upsert items:b"}));
+}
+
+// A statement that fails (default ON CONFLICT ABORT) is undone by SQLite and so is what it noted; the
+// transaction goes on, and its other statements are recorded once.
+TEST(SyncEngineCapture, AFailedStatementLeavesItsTransactionAndTheOtherStatementsRecords) {
+  SyncClient client(Config(), kSchema);
+  client.ExecOk("BEGIN");
+  client.ExecOk("INSERT INTO items VALUES ('a', 'A', 1)");
+  EXPECT_EQ(client.Exec("INSERT INTO items VALUES ('b', 'B', 1), ('a', 'again', 1)").code(), "SQLITE_CONSTRAINT");
+  EXPECT_TRUE(client.db->InTransaction());
+  client.ExecOk("INSERT INTO items VALUES ('c', 'C', 1)");
+  client.ExecOk("COMMIT");
+  EXPECT_EQ(client.Int("SELECT count(*) FROM items"), 2);
+  EXPECT_EQ(Recorded(client), (std::vector<std::string>{"upsert items:a", "upsert items:c"}));
+}
+
+// OR FAIL keeps the rows a statement changed before its error: they are recorded, in a transaction and
+// outside one.
+TEST(SyncEngineCapture, OrFailKeepsAndRecordsTheRowsChangedBeforeTheError) {
+  SyncClient client(Config(), kSchema);
+  client.ExecOk("INSERT INTO items VALUES ('a', 'A', 1)");
+  EXPECT_FALSE(client.Exec("INSERT OR FAIL INTO items VALUES ('b', 'B', 1), ('a', 'again', 1)").ok());
+  client.ExecOk("BEGIN");
+  EXPECT_FALSE(client.Exec("INSERT OR FAIL INTO items VALUES ('c', 'C', 1), ('a', 'again', 1)").ok());
+  client.ExecOk("COMMIT");
+  EXPECT_EQ(client.Int("SELECT count(*) FROM items"), 3);
+  EXPECT_EQ(Recorded(client),
+            (std::vector<std::string>{"upsert items:a", "upsert items:b",
+                                      "upsert items:c"}));
+}
+
+// A trigger of the app's writes a tracked row and then fails with RAISE(FAIL), which keeps that row without
+// SQLite counting it: whether the statement's changes stand cannot be told, so the transaction is rolled
+// back rather than leaving a row nobody recorded.
+TEST(SyncEngineCapture, AFailureThatMayHaveKeptUncountedChangesRollsTheTransactionBack) {
+  SyncClient client(Config(), std::string(kSchema) +
+                                  "CREATE TABLE inbox(id TEXT PRIMARY KEY);"
+                                  "CREATE TRIGGER file BEFORE INSERT ON inbox BEGIN"
+                                  "  INSERT INTO items VALUES (NEW.id, 'filed', 1);"
+                                  "  SELECT RAISE(FAIL, 'refused') WHERE NEW.id = 'bad';"
+                                  "END;");
+  client.ExecOk("INSERT INTO inbox VALUES ('good')");  // the trigger's row is recorded
+  client.ExecOk("BEGIN");
+  client.ExecOk("INSERT INTO docs VALUES ('d', 'x', 't')");
+  Status s = client.Exec("INSERT INTO inbox VALUES ('bad')");
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("rolled back"), std::string::npos) << s.message();
+  EXPECT_FALSE(client.db->InTransaction());
+  s = client.Exec("INSERT INTO inbox VALUES ('bad')");  // outside a transaction: the same
+  EXPECT_FALSE(s.ok());
+  EXPECT_EQ(client.Int("SELECT count(*) FROM items"), 1);
+  EXPECT_EQ(client.Int("SELECT count(*) FROM docs"), 0);
+  EXPECT_EQ(Recorded(client), (std::vector<std::string>{"upsert items:good"}));
+}
+
+// Rows changed by the app's triggers and by foreign-key actions are captured like any other; a savepoint
+// rolled back takes its operations with it.
+TEST(SyncEngineCapture, TriggersCascadesAndSavepointsAreFollowed) {
+  SyncConfig cfg = Config();
+  cfg.tables["lines"] = TrackedTable{{"id"}, {}};
+  SyncClient client(cfg, std::string(kSchema) +
+                             "CREATE TABLE lines(id TEXT PRIMARY KEY, item TEXT REFERENCES items(id) ON DELETE "
+                             "CASCADE);"
+                             "CREATE TRIGGER stock AFTER INSERT ON plain BEGIN"
+                             "  UPDATE items SET qty = qty + NEW.qty WHERE id = NEW.id;"
+                             "END;");
+  client.ExecOk("PRAGMA foreign_keys = ON");
+  client.ExecOk("INSERT INTO items VALUES ('a', 'A', 1)");
+  client.ExecOk("INSERT INTO lines VALUES ('l1', 'a'), ('l2', 'a')");
+  client.ExecOk("INSERT INTO plain VALUES ('a', 'restock', 4)");
+  client.ExecOk("BEGIN");
+  client.ExecOk("SAVEPOINT maybe");
+  client.ExecOk("INSERT INTO items VALUES ('b', 'B', 1)");
+  client.ExecOk("ROLLBACK TO maybe");
+  client.ExecOk("RELEASE maybe");
+  client.ExecOk("DELETE FROM items WHERE id = 'a'");
+  client.ExecOk("COMMIT");
+  EXPECT_EQ(client.Int("SELECT count(*) FROM lines"), 0);
+  EXPECT_EQ(Recorded(client),
+            (std::vector<std::string>{"upsert items:a", "upsert lines:l1",
+                                      "upsert lines:l2", "delete items:a",
+                                      "delete lines:l1", "delete lines:l2"}));
+  // The trigger's update of the counter went into the unsent insert: 1 + 4.
+  EXPECT_EQ(std::get<int64_t>(client.List()[0].op.columns.at("qty").value), 5);
+}
+
+// An app trigger's write to a tracked table, undone with its statement (a later row failed), is not
+// recorded; SQLite counts the trigger's row in total_changes() all the same, which is why that is not used.
+TEST(SyncEngineCapture, ATriggersWriteUndoneWithItsStatementIsNotRecorded) {
+  SyncClient client(Config(), std::string(kSchema) +
+                                  "CREATE TRIGGER note AFTER INSERT ON items BEGIN"
+                                  "  INSERT INTO docs VALUES (NEW.id, 'about ' || NEW.title, 't');"
+                                  "END;");
+  client.ExecOk("INSERT INTO items VALUES ('a', 'A', 1)");
+  client.ExecOk("BEGIN");
+  EXPECT_EQ(client.Exec("INSERT INTO items VALUES ('x', 'X', 1), ('a', 'again', 1)").code(), "SQLITE_CONSTRAINT");
+  EXPECT_TRUE(client.db->InTransaction());
+  client.ExecOk("COMMIT");
+  EXPECT_EQ(client.Int("SELECT count(*) FROM docs"), 1);
+  EXPECT_EQ(Recorded(client), (std::vector<std::string>{"upsert items:a", "upsert docs:a"}));
+}
+
+// What Exec reports is the statement's own: capture's outbox writes change neither its last insert rowid
+// nor its count of changed rows. INSERT ... RETURNING through Query is captured too.
+TEST(SyncEngineCapture, ExecResultsAreTheStatementsOwnAndQueryWritesAreCaptured) {
+  SyncClient client(Config(), kSchema);
+  ExecResult r;
+  client.engine->SetTime(client.now);
+  ASSERT_TRUE(client.db->Exec("INSERT INTO items VALUES ('a', 'A', 1), ('b', 'B', 1), ('c', 'C', 1)", {}, &r).ok());
+  EXPECT_EQ(r.changes, 3);
+  EXPECT_EQ(r.last_insert_rowid, client.Int("SELECT rowid FROM items WHERE id = 'c'"));
+  EXPECT_EQ(client.Int("SELECT last_insert_rowid()"), r.last_insert_rowid);
+  QueryResult q;
+  ASSERT_TRUE(client.db->Query("INSERT INTO items VALUES ('d', 'D', 1) RETURNING id", {}, &q).ok());
+  ASSERT_EQ(q.rows.size(), 1u);
+  EXPECT_EQ(std::get<std::string>(q.rows[0][0]), "d");
+  EXPECT_EQ(Recorded(client), (std::vector<std::string>{"upsert items:a", "upsert items:b", "upsert items:c",
+                                                         "upsert items:d"}));
+}
+
+// Statements SQLite refuses or ignores inside a transaction run as they are on a synced database.
+TEST(SyncEngineCapture, VacuumAndPragmasStillWork) {
+  SyncClient client(Config(), kSchema);
+  client.ExecOk("INSERT INTO items VALUES ('a', 'A', 1)");
+  client.ExecOk("DELETE FROM items");
+  client.ExecOk("/* compact */ VACUUM");
+  client.ExecOk("PRAGMA user_version = 7");
+  EXPECT_EQ(client.Int("PRAGMA user_version"), 7);
+  client.ExecOk("PRAGMA foreign_keys = ON");
+  EXPECT_EQ(client.Int("PRAGMA foreign_keys"), 1);
+  EXPECT_EQ(Recorded(client), (std::vector<std::string>{"upsert items:a", "delete items:a"}));
+}
+
+// Generated columns are not synced, and one before the key does not shift what capture reads as the key.
+TEST(SyncEngineCapture, GeneratedColumnsAreSkipped) {
+  SyncConfig cfg = Config();
+  cfg.tables["g"] = TrackedTable{{"id"}, {}};
+  SyncClient client(cfg, std::string(kSchema) +
+                             "CREATE TABLE g(shout TEXT GENERATED ALWAYS AS (upper(v)) VIRTUAL, id TEXT PRIMARY KEY,"
+                             " v TEXT, n INTEGER GENERATED ALWAYS AS (length(v)) STORED, w TEXT);");
+  client.ExecOk("INSERT INTO g(id, v, w) VALUES ('k', 'hello', 'x')");
+  client.ExecOk("UPDATE g SET w = 'y' WHERE id = 'k'");
+  const auto ops = client.List();
+  ASSERT_EQ(ops.size(), 1u);  // the update went into the unsent insert
+  EXPECT_EQ(std::get<std::string>(ops[0].op.key.at("id")), "k");
+  std::string names;
+  for (const auto& [name, cv] : ops[0].op.columns) names += name + "=" + std::get<std::string>(cv.value) + ";";
+  EXPECT_EQ(names, "v=hello;w=y;");
 }
 
 TEST_F(SyncEngineTest, EditingOurOwnManualValueAgainBeforeThePullDoesNotConflict) {

@@ -307,7 +307,7 @@ class Connection {
     if (!db_) return Closed("");
     if (db_->InTransaction())
       return ErrorObject(Status::Error("INVALID_STATE", "Finish the open transaction before import()."));
-    // The sync engine holds this connection (its capture triggers live in it, its state in memory): swapping
+    // The sync engine holds this connection (its capture hooks live in it, its state in memory): swapping
     // the file under it would leave it on a closed connection and the new file's writes uncaptured.
     if (sync_)
       return ErrorObject(Status::Error("INVALID_STATE",
@@ -361,7 +361,7 @@ class Connection {
     return val::object();
   }
 
-  // App SQL runs at the wall-clock time: capture triggers stamp HLCs and op ids with it. Read here, in the
+  // App SQL runs at the wall-clock time: capture stamps HLCs and op ids with it. Read here, in the
   // I/O layer, once per call (the sans-IO engine never reads a clock).
   void StampTime() {
     if (sync_) sync_->SetTime(Ms(emscripten_date_now()));
@@ -545,10 +545,8 @@ class Connection {
   val Closed(const std::string& sql) {
     return ErrorObject(Status::Error("DB_CLOSED", "The database is closed; call open() again.", sql));
   }
-  // Storage errors carry the VFS's own reason (quota, pool full) in their message; errors raised inside the
-  // capture triggers (OUTBOX_FULL, ...) get their own code back.
-  val Fail(const Status& raw) {
-    const Status s = sync_ ? MapCaptureError(raw) : raw;
+  // Storage errors carry the VFS's own reason (quota, pool full) in their message.
+  val Fail(const Status& s) {
     const std::string& code = s.code();
     bool storage = code == "SQLITE_FULL" || code == "SQLITE_IOERR" || code == "SQLITE_CANTOPEN";
     return ErrorObject(s, storage && vfs_ ? vfs_->LastError() : std::string());

@@ -1,16 +1,17 @@
 // Capture: every INSERT/UPDATE/DELETE on a tracked table, through any SQL, becomes an outbox operation in
-// the same transaction. TEMP triggers (per connection: the database file never depends on the engine) call
-// outpost_capture(), which stamps the change with the engine's HLC and op-id generator at the time given by
-// SetTime and writes or compacts the outbox row. Also here: the SQL functions outpost_sync_state() and
-// outpost_key(), and MapCaptureError.
+// the same transaction. SQLite's preupdate hook notes each row change of a tracked table; once the statement
+// has run, Database calls AfterStatement inside the statement's transaction (database.h, WriteObserver) and
+// the noted changes become operations, stamped with the engine's HLC and op ids at the time given by SetTime.
+// No trigger: a trigger makes SQLite keep a statement journal for every tracked write, which cost as much as
+// the outbox insert itself (bench/README.md).
 //
-// Trigger call shape: outpost_capture(table, 'I'|'U'|'D', key values..., then for I/U per non-key column in
-// table order: changed flag, value). UPDATE passes `NEW.c IS NOT OLD.c` flags, so only changed columns are
-// recorded; counter columns pass the delta NEW - OLD. An UPDATE that changes the key is a delete of the old
-// key and an upsert of every column at the new key (passed as 'I', so a key-only row is recorded too).
-// Rows deleted by INSERT/UPDATE OR REPLACE fire no trigger: the preupdate hook notes every delete of a
-// tracked row, the delete trigger takes its own back, and the write that replaced them records the rest
-// (RecordReplaced).
+// From change to operation: an INSERT records every column; an UPDATE the columns whose value changed (type
+// and value), counter columns their delta NEW - OLD; an UPDATE that changes the key is a delete of the old
+// key and an upsert of every column at the new key. INSERT/UPDATE OR REPLACE delete the rows they replace
+// before writing: a deleted row whose key the same statement writes again is folded into that write (its
+// counters record new - old, as an update would), any other is a delete.
+// Also here: the SQL functions outpost_sync_state() and outpost_key().
+#include <cstring>
 #include <string_view>
 
 #include "protocol_json.h"
@@ -22,12 +23,12 @@ namespace {
 
 Engine* Self(sqlite3_context* ctx) { return static_cast<Engine*>(sqlite3_user_data(ctx)); }
 
-void CaptureFn(sqlite3_context* ctx, int argc, sqlite3_value** argv) { Self(ctx)->Capture(ctx, argc, argv); }
 void SyncStateFn(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
   Self(ctx)->SyncStateFunction(ctx, argc, argv);
 }
 void KeyFn(sqlite3_context* ctx, int argc, sqlite3_value** argv) { Self(ctx)->KeyFunction(ctx, argc, argv); }
 void RollbackHook(void* self) { static_cast<Engine*>(self)->OnRollback(); }
+int CommitHook(void* self) { return static_cast<Engine*>(self)->OnCommit() ? 0 : 1; }
 void PreupdateHook(void* self, sqlite3* db, int op, const char* db_name, const char* table, sqlite3_int64,
                    sqlite3_int64) {
   static_cast<Engine*>(self)->OnPreupdate(db, op, db_name, table);
@@ -43,10 +44,33 @@ void ResultError(sqlite3_context* ctx, const Status& s) {
   sqlite3_result_error(ctx, text.c_str(), static_cast<int>(text.size()));
 }
 
-}  // namespace
+// Whether two column values are the same value of the same type (what `IS` says without collation or
+// affinity: a change of case under NOCASE is a change to record).
+bool SameValue(sqlite3_value* a, sqlite3_value* b) {
+  const int type = sqlite3_value_type(a);
+  if (type != sqlite3_value_type(b)) return false;
+  switch (type) {
+    case SQLITE_NULL:
+      return true;
+    case SQLITE_INTEGER:
+      return sqlite3_value_int64(a) == sqlite3_value_int64(b);
+    case SQLITE_FLOAT:
+      return sqlite3_value_double(a) == sqlite3_value_double(b);
+    default: {
+      const void* pa = type == SQLITE_TEXT ? static_cast<const void*>(sqlite3_value_text(a)) : sqlite3_value_blob(a);
+      const void* pb = type == SQLITE_TEXT ? static_cast<const void*>(sqlite3_value_text(b)) : sqlite3_value_blob(b);
+      const int n = sqlite3_value_bytes(a);
+      return n == sqlite3_value_bytes(b) && (n == 0 || std::memcmp(pa, pb, n) == 0);
+    }
+  }
+}
 
-// The codes capture errors carry as a message prefix (MapCaptureError).
-constexpr const char* kCaptureCodes[] = {"OUTBOX_FULL", "INVALID_ARGUMENT", "CLOCK_EXHAUSTED"};
+Status CounterError(const TableInfo& t, const std::string& col) {
+  return Status::Error("INVALID_ARGUMENT",
+                       "The counter column " + t.name + "." + col + " holds integers only; store a whole number.");
+}
+
+}  // namespace
 
 Status Engine::RegisterFunctions() {
   sqlite3* db = db_->handle();
@@ -55,70 +79,99 @@ Status Engine::RegisterFunctions() {
     void (*fn)(sqlite3_context*, int, sqlite3_value**);
     int flags;
   };
-  const Fn fns[] = {{"outpost_capture", CaptureFn, SQLITE_UTF8},
-                    {"outpost_sync_state", SyncStateFn, SQLITE_UTF8},
+  const Fn fns[] = {{"outpost_sync_state", SyncStateFn, SQLITE_UTF8},
                     {"outpost_key", KeyFn, SQLITE_UTF8 | SQLITE_DETERMINISTIC}};
   for (const Fn& f : fns) {
     int rc = sqlite3_create_function_v2(db, f.name, -1, f.flags, this, f.fn, nullptr, nullptr, nullptr);
     if (rc != SQLITE_OK) return Status::FromSqlite(rc, sqlite3_errmsg(db));
   }
   sqlite3_rollback_hook(db, RollbackHook, this);
+  sqlite3_commit_hook(db, CommitHook, this);
   sqlite3_preupdate_hook(db, PreupdateHook, this);
+  db_->SetWriteObserver(this);
   return Status::OK();
 }
 
+// Runs inside the statement, between its B-tree writes: it may read the row through sqlite3_preupdate_*
+// but must not touch the database, hence a copy that AfterStatement turns into operations.
 void Engine::OnPreupdate(sqlite3* db, int op, const char* db_name, const char* table) {
-  if (applying_ || op != SQLITE_DELETE || std::string_view(db_name) != "main") return;
-  const TableInfo* t = FindTable(table);
-  if (!t || !t->exists || t->key_pos.size() != t->key.size()) return;
-  ReplacedRow row;
-  for (size_t i = 0; i < t->key.size(); ++i) {
-    sqlite3_value* v = nullptr;
-    if (sqlite3_preupdate_old(db, t->key_pos[i], &v) != SQLITE_OK || !v) return;
-    row.key[t->key[i]] = Stmt::FromSqlite(v);
+  if (applying_ || std::strcmp(db_name, "main") != 0) return;
+  auto it = tables_.find(std::string_view(table));
+  if (it == tables_.end()) return;
+  NotedChange c{&it->second, op, {}, {}, {}};
+  const int n = sqlite3_preupdate_count(db);
+  if (op != SQLITE_INSERT) {
+    c.before.reserve(n);
+    for (int i = 0; i < n; ++i) {
+      sqlite3_value* v = nullptr;
+      sqlite3_preupdate_old(db, i, &v);
+      c.before.push_back(v ? Stmt::FromSqlite(v) : Value{});
+    }
   }
-  for (const auto& [col, pos] : t->counter_pos) {
-    sqlite3_value* v = nullptr;
-    if (sqlite3_preupdate_old(db, pos, &v) == SQLITE_OK && v && sqlite3_value_type(v) == SQLITE_INTEGER)
-      row.counters[col] = sqlite3_value_int64(v);
+  if (op == SQLITE_INSERT) {
+    c.after.reserve(n);
+    for (int i = 0; i < n; ++i) {
+      sqlite3_value* v = nullptr;
+      sqlite3_preupdate_new(db, i, &v);
+      c.after.push_back(v ? Stmt::FromSqlite(v) : Value{});
+    }
+  } else if (op == SQLITE_UPDATE) {
+    c.after.resize(n);
+    c.changed.resize(n);
+    for (int i = 0; i < n; ++i) {
+      sqlite3_value *o = nullptr, *v = nullptr;
+      sqlite3_preupdate_old(db, i, &o);
+      sqlite3_preupdate_new(db, i, &v);
+      if (!o || !v || SameValue(o, v)) continue;
+      c.changed[i] = true;
+      c.after[i] = Stmt::FromSqlite(v);
+    }
   }
-  replaced_[{t->name, KeyText(row.key)}] = std::move(row);
+  if (op != SQLITE_DELETE && sqlite3_preupdate_depth(db) == 0) noted_counted_ = true;
+  noted_.push_back(std::move(c));
 }
 
-Status Engine::MaybeReinstall() {
-  int64_t version = -1;
-  {
-    Stmt q = sql_("PRAGMA main.schema_version");
-    if (q.Step()) version = q.Int(0);
-    OUTPOST_RETURN_IF_ERROR(q.status());
+Status Engine::RefreshTables() {
+  // The schema version alone misses a rollback of DDL followed by other DDL (the version comes back to the
+  // same number); a rollback that reverts DDL makes SQLite prepare its statements again, this one included.
+  sqlite3* db = db_->handle();
+  if (!schema_probe_ &&
+      sqlite3_prepare_v3(db, "PRAGMA main.schema_version", -1, SQLITE_PREPARE_PERSISTENT, &schema_probe_, nullptr))
+    return Status::FromSqlite(sqlite3_errcode(db), sqlite3_errmsg(db));
+  const int rc = sqlite3_step(schema_probe_);
+  const std::pair<int64_t, int> version{rc == SQLITE_ROW ? sqlite3_column_int64(schema_probe_, 0) : -1,
+                                        sqlite3_stmt_status(schema_probe_, SQLITE_STMTSTATUS_REPREPARE, 0)};
+  sqlite3_reset(schema_probe_);
+  if (rc != SQLITE_ROW) return Status::FromSqlite(rc, sqlite3_errmsg(db));
+  if (version == schema_version_) {
+    for (const auto& [name, t] : tables_)
+      if (!t.error.ok()) return t.error;
+    return Status::OK();
   }
-  if (version == schema_version_) return Status::OK();
-  return InstallTriggers();
-}
-
-Status Engine::InstallTriggers() {
-  std::string sql;
-  Status error;  // the first misconfigured table (its triggers refuse writes)
+  Status first;  // the first misconfigured table's
   for (auto& [name, t] : tables_) {
-    const std::string base = "_outpost_" + name;
-    sql += "DROP TRIGGER IF EXISTS temp." + Quote(base + "_i") + ";DROP TRIGGER IF EXISTS temp." +
-           Quote(base + "_u") + ";DROP TRIGGER IF EXISTS temp." + Quote(base + "_d") + ";";
-    std::vector<std::string> all;
-    std::map<std::string, int> position;  // column index, as sqlite3_preupdate_old counts
+    std::vector<std::string> all;  // visible columns
+    std::map<std::string, int> position;
+    t.width = 0;
     {
-      Stmt q = sql_("SELECT name, cid FROM pragma_table_info(?1, 'main')");
+      // table_xinfo counts hidden (generated) columns, as the preupdate hook does; table_info would not.
+      Stmt q = sql_("SELECT name, cid, hidden FROM pragma_table_xinfo(?1, 'main')");
       q.Bind(1, name);
       while (q.Step()) {
+        t.width = std::max<int>(t.width, static_cast<int>(q.Int(1)) + 1);
+        if (q.Int(2) != 0) continue;
         all.push_back(q.Text(0));
         position[all.back()] = static_cast<int>(q.Int(1));
       }
       OUTPOST_RETURN_IF_ERROR(q.status());
     }
     t.exists = !all.empty();
+    t.error = Status::OK();
     t.columns.clear();
     t.key_pos.clear();
-    t.counter_pos.clear();
-    if (!t.exists) continue;  // created later: installed when the schema changes
+    t.column_pos.clear();
+    t.counter.clear();
+    if (!t.exists) continue;  // created later: read again when the schema changes
     std::set<std::string> known(all.begin(), all.end());
     Status mismatch;
     for (const auto& k : t.key)
@@ -139,56 +192,21 @@ Status Engine::InstallTriggers() {
                                                          ": the table has no such column; fix the name or drop it.");
     if (!mismatch.ok()) {
       // Writes that cannot be captured must not pass silently: the table refuses them until fixed.
-      std::string message = mismatch.code() + ": " + mismatch.message(), quoted;
-      for (char c : message) quoted += c == '\'' ? std::string("''") : std::string(1, c);
-      for (const char* ev : {"_i AFTER INSERT", "_u AFTER UPDATE", "_d AFTER DELETE"}) {
-        std::string suffix(ev, 2);
-        sql += "CREATE TEMP TRIGGER " + Quote(base + suffix) + std::string(ev + 2) + " ON main." + Quote(name) +
-               " BEGIN SELECT RAISE(ABORT, '" + quoted + "'); END;";
-      }
-      if (error.ok()) error = mismatch;
+      t.error = mismatch;
       t.exists = false;
+      if (first.ok()) first = mismatch;
       continue;
     }
     for (const auto& c : all)
-      if (std::find(t.key.begin(), t.key.end(), c) == t.key.end()) t.columns.push_back(c);
+      if (std::find(t.key.begin(), t.key.end(), c) == t.key.end()) {
+        t.columns.push_back(c);
+        t.column_pos.push_back(position[c]);
+        t.counter.push_back(t.policy.ForColumn(c) == merge::Policy::kCounter);
+      }
     for (const auto& k : t.key) t.key_pos.push_back(position[k]);
-    for (const auto& c : t.columns)
-      if (t.policy.ForColumn(c) == merge::Policy::kCounter) t.counter_pos.emplace_back(c, position[c]);
-
-    const std::string table = Quote(name);
-    const std::string lit = "'" + name + "'";  // identifiers: no quote inside (checked by FromJson)
-    std::string new_key, old_key, key_changed;
-    for (const auto& k : t.key) {
-      new_key += ",NEW." + Quote(k);
-      old_key += ",OLD." + Quote(k);
-      key_changed += std::string(key_changed.empty() ? "" : " OR ") + "NEW." + Quote(k) + " IS NOT OLD." + Quote(k);
-    }
-    std::string ins_cols, upd_cols;
-    for (const auto& c : t.columns) {
-      const std::string n = "NEW." + Quote(c), o = "OLD." + Quote(c);
-      ins_cols += ",1," + n;
-      upd_cols += ",(" + key_changed + ") OR " + n + " IS NOT " + o;
-      if (t.policy.ForColumn(c) == merge::Policy::kCounter)
-        upd_cols += ",CASE WHEN " + key_changed + " THEN " + n + " ELSE coalesce(" + n + ",0) - coalesce(" + o +
-                    ",0) END";
-      else
-        upd_cols += "," + n;
-    }
-    sql += "CREATE TEMP TRIGGER " + Quote(base + "_i") + " AFTER INSERT ON main." + table +
-           " BEGIN SELECT outpost_capture(" + lit + ",'I'" + new_key + ins_cols + "); END;";
-    sql += "CREATE TEMP TRIGGER " + Quote(base + "_u") + " AFTER UPDATE ON main." + table +
-           " BEGIN SELECT outpost_capture(" + lit + ",'D'" + old_key + ") WHERE " + key_changed +
-           "; SELECT outpost_capture(" + lit + ",CASE WHEN " + key_changed + " THEN 'I' ELSE 'U' END" + new_key +
-           upd_cols + "); END;";
-    sql += "CREATE TEMP TRIGGER " + Quote(base + "_d") + " AFTER DELETE ON main." + table +
-           " BEGIN SELECT outpost_capture(" + lit + ",'D'" + old_key + "); END;";
   }
-  OUTPOST_RETURN_IF_ERROR(sql_.Exec(sql));
-  Stmt q = sql_("PRAGMA main.schema_version");
-  if (q.Step()) schema_version_ = q.Int(0);
-  OUTPOST_RETURN_IF_ERROR(q.status());
-  return error;
+  schema_version_ = version;
+  return first;
 }
 
 const TableInfo* Engine::FindTable(const std::string& name) const {
@@ -196,63 +214,122 @@ const TableInfo* Engine::FindTable(const std::string& name) const {
   return it == tables_.end() ? nullptr : &it->second;
 }
 
-void Engine::Capture(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
-  if (applying_) return;  // the engine's own writes (pulled changes, conflict results)
-  const TableInfo* t = argc >= 2 ? FindTable(ArgText(argv[0])) : nullptr;
-  const std::string kind = argc >= 2 ? ArgText(argv[1]) : "";
-  if (!t || kind.size() != 1) {
-    sqlite3_result_error(ctx, "outpost_capture() is called by the sync engine's triggers only", -1);
-    return;
-  }
-  const size_t nk = t->key.size();
-  const size_t expected = 2 + nk + (kind == "D" ? 0 : 2 * t->columns.size());
-  if (static_cast<size_t>(argc) != expected) {
-    ResultError(ctx, Status::Error("INVALID_ARGUMENT", "The capture triggers of \"" + t->name +
-                                                           "\" are out of date; reopen the database."));
-    return;
-  }
-  protocol::Operation op;
-  op.table = t->name;
-  for (size_t i = 0; i < nk; ++i) {
-    Value v = Stmt::FromSqlite(argv[2 + i]);
-    if (v.index() == 0) {
-      ResultError(ctx, Status::Error("INVALID_ARGUMENT", "A row of the synced table \"" + t->name +
-                                                             "\" needs a non-NULL primary key (" + t->key[i] +
-                                                             "); generate ids on the client, e.g. crypto.randomUUID()."));
-      return;
+Status Engine::AfterStatement(bool kept) {
+  if (noted_.empty()) return Status::OK();
+  std::vector<NotedChange> noted = std::move(noted_);
+  ForgetNoted();
+  if (!kept) return Status::OK();
+  return RecordNoted(std::move(noted));
+}
+
+Status Engine::RecordNoted(std::vector<NotedChange> noted) {
+  // The tables' positions as of the statement: no schema change happens inside one.
+  const Status schema = RefreshTables();
+  // What to record, in the order of the changes: one write per change, two for an UPDATE of the key.
+  struct Write {
+    const TableInfo* table;
+    protocol::Operation op;  // kind, key and columns
+    std::string key_text;
+    // delete: the row as it was; upsert: the row a delete of this statement took from its key (then folded)
+    const std::vector<Value>* gone = nullptr;
+    bool folded = false;
+  };
+  std::vector<Write> writes;
+  std::map<std::pair<const TableInfo*, std::string>, size_t> deletes;  // (table, key text) -> not yet folded
+  for (const NotedChange& c : noted) {
+    const TableInfo& t = *c.table;
+    const std::vector<Value>& whole = c.op == SQLITE_INSERT ? c.after : c.before;
+    if (!t.error.ok()) return t.error;
+    if (!t.exists || static_cast<int>(whole.size()) != t.width) {
+      if (!schema.ok() && t.error.ok()) return schema;
+      return Status::Error("INTERNAL", "Capture lost track of the columns of \"" + t.name + "\"; reopen the database.");
     }
-    op.key[t->key[i]] = std::move(v);
-  }
-  if (kind == "D") {
-    op.kind = std::string(protocol::kDelete);
-    if (!replaced_.empty()) replaced_.erase({t->name, KeyText(op.key)});  // a trigger saw this delete
-  } else {
-    op.kind = std::string(protocol::kUpsert);
-    for (size_t j = 0; j < t->columns.size(); ++j) {
-      if (!sqlite3_value_int(argv[2 + nk + 2 * j])) continue;
-      Value v = Stmt::FromSqlite(argv[3 + nk + 2 * j]);
-      const std::string& col = t->columns[j];
-      if (t->policy.ForColumn(col) == merge::Policy::kCounter) {
-        if (v.index() == 0) continue;
-        if (v.index() != 1) {
-          ResultError(ctx, Status::Error("INVALID_ARGUMENT", "The counter column " + t->name + "." + col +
-                                                                 " holds integers only; store a whole number."));
-          return;
+    // The value a column has after the change (an UPDATE holds only the values it changed).
+    auto now = [&](int pos) -> const Value& {
+      return c.op == SQLITE_UPDATE && !c.changed[pos] ? c.before[pos] : c.after[pos];
+    };
+    auto key_of = [&](bool old_key, protocol::Key* key) {
+      for (size_t i = 0; i < t.key.size(); ++i) {
+        const Value& v = old_key ? c.before[t.key_pos[i]] : now(t.key_pos[i]);
+        if (v.index() == 0)
+          return Status::Error("INVALID_ARGUMENT", "A row of the synced table \"" + t.name +
+                                                       "\" needs a non-NULL primary key (" + t.key[i] +
+                                                       "); generate ids on the client, e.g. crypto.randomUUID().");
+        (*key)[t.key[i]] = v;
+      }
+      return Status::OK();
+    };
+    bool key_changed = false;
+    if (c.op == SQLITE_UPDATE)
+      for (int pos : t.key_pos) key_changed = key_changed || c.changed[pos];
+    if (c.op == SQLITE_DELETE || key_changed) {
+      Write w{&t, {}, {}, &c.before};
+      w.op.table = t.name;
+      OUTPOST_RETURN_IF_ERROR(key_of(true, &w.op.key));
+      w.op.kind = std::string(protocol::kDelete);
+      w.key_text = KeyText(w.op.key);
+      deletes[{&t, w.key_text}] = writes.size();
+      writes.push_back(std::move(w));
+      if (c.op == SQLITE_DELETE) continue;
+    }
+    Write w{&t, {}, {}};
+    w.op.table = t.name;
+    OUTPOST_RETURN_IF_ERROR(key_of(false, &w.op.key));
+    w.op.kind = std::string(protocol::kUpsert);
+    w.key_text = KeyText(w.op.key);
+    for (size_t j = 0; j < t.columns.size(); ++j) {
+      const int pos = t.column_pos[j];
+      const std::string& col = t.columns[j];
+      if (c.op == SQLITE_UPDATE && !key_changed) {  // the changed columns; counters their delta
+        if (!c.changed[pos]) continue;
+        if (!t.counter[j]) {
+          w.op.columns[col] = protocol::ColumnValue{c.after[pos], {}};
+          continue;
         }
-        if (std::get<int64_t>(v) == 0 && kind == "U") continue;
+        const Value &o = c.before[pos], &n = c.after[pos];
+        if ((o.index() != 0 && o.index() != 1) || (n.index() != 0 && n.index() != 1)) return CounterError(t, col);
+        int64_t delta;
+        if (__builtin_sub_overflow(n.index() ? std::get<int64_t>(n) : 0, o.index() ? std::get<int64_t>(o) : 0,
+                                   &delta))
+          return CounterError(t, col);
+        if (delta != 0) w.op.columns[col] = protocol::ColumnValue{delta, {}};
+        continue;
       }
-      op.columns[col] = protocol::ColumnValue{std::move(v), {}};
+      const Value& v = now(pos);  // every column
+      if (t.counter[j] && v.index() == 0) continue;
+      if (t.counter[j] && v.index() != 1) return CounterError(t, col);
+      w.op.columns[col] = protocol::ColumnValue{v, {}};
     }
-    if (!replaced_.empty()) {
-      if (Status s = RecordReplaced(*t, kind == "I" ? &op : nullptr); !s.ok()) {
-        ResultError(ctx, s);
-        return;
-      }
+    if (c.op == SQLITE_UPDATE && !key_changed) {
+      if (!w.op.columns.empty()) writes.push_back(std::move(w));  // else nothing tracked changed
+      continue;
     }
-    if (kind == "U" && op.columns.empty()) return;  // nothing tracked changed
+    if (auto d = deletes.find({&t, w.key_text}); d != deletes.end()) {  // REPLACE: one write of the key
+      writes[d->second].folded = true;
+      w.gone = writes[d->second].gone;
+      deletes.erase(d);
+    }
+    writes.push_back(std::move(w));
   }
-  Status s = RecordRowOp(*t, std::move(op));
-  if (!s.ok()) ResultError(ctx, s);
+  for (Write& w : writes) {
+    if (w.folded) continue;
+    if (w.gone && w.op.kind == protocol::kUpsert) {
+      // The key's row was replaced: a counter records new - old, as an update would (not new on top of old).
+      const TableInfo& t = *w.table;
+      for (size_t j = 0; j < t.columns.size(); ++j) {
+        auto c = w.op.columns.find(t.columns[j]);
+        const Value& old = (*w.gone)[t.column_pos[j]];
+        if (!t.counter[j] || c == w.op.columns.end() || old.index() != 1) continue;
+        int64_t delta;
+        if (__builtin_sub_overflow(std::get<int64_t>(c->second.value), std::get<int64_t>(old), &delta))
+          return CounterError(t, t.columns[j]);
+        if (delta == 0) w.op.columns.erase(c);
+        else c->second.value = delta;
+      }
+    }
+    OUTPOST_RETURN_IF_ERROR(RecordRowOp(*w.table, std::move(w.op)));
+  }
+  return Status::OK();
 }
 
 Status Engine::RecordRowOp(const TableInfo& t, protocol::Operation op) {
@@ -298,44 +375,6 @@ Status Engine::RecordRowOp(const TableInfo& t, protocol::Operation op) {
   op.id = NewOpId(now_ms_);
   if (op.id.empty()) return Status::Error("CLOCK_EXHAUSTED", "No operation id can be generated for this time.");
   return InsertOp(op, entity, key_text, now_ms_);
-}
-
-// Rows of `t` that INSERT OR REPLACE / UPDATE OR REPLACE deleted in this statement without a delete trigger
-// (replaced_), recorded before the write that replaced them. The row with the key being inserted is part of
-// that insert: a counter column records new - old, as an update would (not the whole new value on top of the
-// old). Any other is recorded as a delete, unless it is there again (its statement failed and rolled back).
-Status Engine::RecordReplaced(const TableInfo& t, protocol::Operation* insert) {
-  const std::string insert_key = insert ? KeyText(insert->key) : std::string();
-  for (auto it = replaced_.begin(); it != replaced_.end();) {
-    if (it->first.first != t.name) {
-      ++it;
-      continue;
-    }
-    ReplacedRow row = std::move(it->second);
-    const bool same_key = insert && it->first.second == insert_key;
-    it = replaced_.erase(it);
-    if (same_key) {
-      for (const auto& [col, old] : row.counters) {
-        auto c = insert->columns.find(col);
-        if (c == insert->columns.end() || c->second.value.index() != 1) continue;
-        const int64_t delta = std::get<int64_t>(c->second.value) - old;
-        if (delta == 0) insert->columns.erase(c);
-        else c->second.value = delta;
-      }
-      continue;
-    }
-    Stmt q = sql_("SELECT 1 FROM main." + Quote(t.name) + " WHERE " + KeyWhere(t, 1));
-    BindKey(q, t, row.key, 1);
-    const bool still_there = q.Step();
-    OUTPOST_RETURN_IF_ERROR(q.status());
-    if (still_there) continue;
-    protocol::Operation del;
-    del.table = t.name;
-    del.kind = std::string(protocol::kDelete);
-    del.key = std::move(row.key);
-    OUTPOST_RETURN_IF_ERROR(RecordRowOp(t, std::move(del)));
-  }
-  return Status::OK();
 }
 
 // The columns of a pending upsert with `fresh` folded in. Each fresh column replaces the pending entry, in
@@ -387,7 +426,7 @@ Status Engine::MergeColumnsText(const TableInfo& t, const std::string& old_text,
 
 namespace {
 // The key of a row from SQL function arguments (table, key values...).
-const TableInfo* KeyFromArgs(Engine* engine, const std::map<std::string, TableInfo>& tables, sqlite3_context* ctx,
+const TableInfo* KeyFromArgs(Engine* engine, const std::map<std::string, TableInfo, std::less<>>& tables, sqlite3_context* ctx,
                              int argc, sqlite3_value** argv, protocol::Key* key) {
   (void)engine;
   auto it = argc >= 1 ? tables.find(ArgText(argv[0])) : tables.end();
@@ -442,21 +481,3 @@ void Engine::SyncStateFunction(sqlite3_context* ctx, int argc, sqlite3_value** a
 }
 
 }  // namespace outpost::sync
-
-namespace outpost {
-
-Status MapCaptureError(const Status& status) {
-  if (status.ok()) return status;
-  for (std::string_view code : sync::kCaptureCodes) {
-    std::string prefix = std::string(code) + ": ";
-    size_t at = status.message().find(prefix);
-    if (at == std::string::npos) continue;
-    std::string message = status.message().substr(at + prefix.size());
-    // Drop the SQLite hint appended by Status::FromSqlite: ours says what to do.
-    if (size_t hint = message.find(". SQL logic error"); hint != std::string::npos) message.resize(hint + 1);
-    return Status::Error(std::string(code), message, status.sql());
-  }
-  return status;
-}
-
-}  // namespace outpost

@@ -61,6 +61,24 @@ bool OnlyWhitespace(const char* p) {
   return true;
 }
 
+// The first keyword of a statement's text, upper-cased; blanks and comments before it skipped.
+std::string FirstKeyword(const char* p) {
+  for (;;) {
+    while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == '\f') ++p;
+    if (p[0] == '-' && p[1] == '-') {
+      while (*p && *p != '\n') ++p;
+    } else if (p[0] == '/' && p[1] == '*') {
+      const char* end = std::strstr(p + 2, "*/");
+      p = end ? end + 2 : p + std::strlen(p);
+    } else {
+      break;
+    }
+  }
+  std::string word;
+  for (; (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z'); ++p) word += static_cast<char>(*p & ~0x20);
+  return word;
+}
+
 int BindValue(sqlite3_stmt* stmt, int i, const Value& v) {
   switch (v.index()) {
     case 0:
@@ -199,14 +217,8 @@ Status Database::Exec(const std::string& sql, const Params& params, ExecResult* 
   if (!db_) return Status::Error("INVALID_STATE", "The database is closed; open it again.", sql);
   const char* head = sql.c_str();
   bool first = true;
-  bool wrote = false;  // the previous statement of this script was not read-only
   int64_t changes = 0;
   while (*head) {
-    if (wrote && statement_hook_ && !in_hook_) {
-      in_hook_ = true;
-      statement_hook_();
-      in_hook_ = false;
-    }
     sqlite3_stmt* stmt = first ? cache_->Take(sql) : nullptr;
     const char* tail = nullptr;
     bool cacheable = false;
@@ -226,14 +238,9 @@ Status Database::Exec(const std::string& sql, const Params& params, ExecResult* 
                            sql);
     }
     Status s = Bind(db_, stmt, params, sql);
-    int rc = SQLITE_OK;
-    if (s.ok()) {
-      while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-      }
-      if (rc != SQLITE_DONE) s = Status::FromSqlite(rc, sqlite3_errmsg(db_), sql);
-    }
-    wrote = !sqlite3_stmt_readonly(stmt);
-    changes = wrote ? sqlite3_changes64(db_) : 0;
+    int64_t changed = 0;
+    if (s.ok()) s = Run(stmt, sql, nullptr, &changed);
+    changes = sqlite3_stmt_readonly(stmt) ? 0 : changed;
     if (cacheable)
       cache_->Give(sql, stmt);
     else
@@ -262,20 +269,106 @@ Status Database::Query(const std::string& sql, const Params& params, QueryResult
   }
   Status s = Bind(db_, stmt, params, sql);
   if (s.ok()) {
-    const int n = sqlite3_column_count(stmt);
-    result->columns.clear();
-    for (int i = 0; i < n; ++i) result->columns.emplace_back(sqlite3_column_name(stmt, i));
-    result->rows.clear();
-    int rc;
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-      std::vector<Value> row;
-      row.reserve(n);
-      for (int i = 0; i < n; ++i) row.push_back(ColumnValue(stmt, i));
-      result->rows.push_back(std::move(row));
-    }
-    if (rc != SQLITE_DONE) s = Status::FromSqlite(rc, sqlite3_errmsg(db_), sql);
+    int64_t changed = 0;
+    s = Run(stmt, sql, result, &changed);
   }
   cache_->Give(sql, stmt);
+  return s;
+}
+
+Status Database::Step(sqlite3_stmt* stmt, const std::string& sql, QueryResult* rows) {
+  const int n = rows ? sqlite3_column_count(stmt) : 0;
+  if (rows) {
+    rows->columns.clear();
+    for (int i = 0; i < n; ++i) rows->columns.emplace_back(sqlite3_column_name(stmt, i));
+    rows->rows.clear();
+  }
+  int rc;
+  while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+    if (!rows) continue;
+    std::vector<Value> row;
+    row.reserve(n);
+    for (int i = 0; i < n; ++i) row.push_back(ColumnValue(stmt, i));
+    rows->rows.push_back(std::move(row));
+  }
+  if (rc != SQLITE_DONE) return Status::FromSqlite(rc, sqlite3_errmsg(db_), sql);
+  return Status::OK();
+}
+
+Status Database::Control(TxControl which) {
+  static constexpr const char* kSql[] = {"BEGIN", "COMMIT", "ROLLBACK"};
+  sqlite3_stmt*& stmt = control_[static_cast<int>(which)];
+  if (!stmt) {
+    int rc = sqlite3_prepare_v3(db_, kSql[static_cast<int>(which)], -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+    if (rc != SQLITE_OK) return Status::FromSqlite(rc, sqlite3_errmsg(db_));
+  }
+  int rc = sqlite3_step(stmt);
+  Status s = rc == SQLITE_DONE ? Status::OK() : Status::FromSqlite(rc, sqlite3_errmsg(db_), kSql[static_cast<int>(which)]);
+  sqlite3_reset(stmt);
+  return s;
+}
+
+// See WriteObserver for what this keeps.
+Status Database::Run(sqlite3_stmt* stmt, const std::string& sql, QueryResult* rows, int64_t* changes) {
+  if (!observer_ || sqlite3_stmt_readonly(stmt)) {
+    Status s = Step(stmt, sql, rows);
+    *changes = sqlite3_changes64(db_);
+    return s;
+  }
+  bool wrapped = false;
+  if (sqlite3_get_autocommit(db_)) {
+    const std::string word = FirstKeyword(sqlite3_sql(stmt));
+    if (word == "VACUUM" || word == "PRAGMA") {
+      Status s = Step(stmt, sql, rows);
+      *changes = sqlite3_changes64(db_);
+      return s;
+    }
+    Status b = Control(TxControl::kBegin);
+    if (!b.ok()) return b;
+    wrapped = true;
+  }
+  Status s = Step(stmt, sql, rows);
+  *changes = sqlite3_changes64(db_);
+  bool kept = s.ok();
+  if (!s.ok()) {
+    if (sqlite3_get_autocommit(db_)) {  // SQLite rolled the whole transaction back (ours included)
+      (void)observer_->AfterStatement(false);
+      return s;
+    }
+    // A failed INSERT/UPDATE/DELETE sets changes() to the rows it counted and kept: 0 when SQLite undid the
+    // statement (ON CONFLICT ABORT, the default), the rows changed before the error under OR FAIL or
+    // RAISE(FAIL), which keep them. Other statements leave changes() as it was.
+    const std::string word = FirstKeyword(sqlite3_sql(stmt));
+    const bool dml = word == "INSERT" || word == "UPDATE" || word == "DELETE" || word == "REPLACE" || word == "WITH";
+    kept = dml && *changes > 0;
+    const WriteObserver::Noted noted = observer_->WhatNoted();
+    if (!kept && noted != WriteObserver::Noted::kNothing && (!dml || noted == WriteObserver::Noted::kUncountedOnly)) {
+      (void)observer_->AfterStatement(false);
+      (void)Control(TxControl::kRollback);
+      return Status::Error(s.code(),
+                           s.message() + " The transaction was rolled back: whether the statement's changes to "
+                                         "synced tables stand could not be told.",
+                           sql);
+    }
+  }
+  // The observer's own inserts must not show as the statement's (as trigger inserts would not).
+  const int64_t rowid = sqlite3_last_insert_rowid(db_);
+  Status o = observer_->AfterStatement(kept);
+  sqlite3_set_last_insert_rowid(db_, rowid);
+  if (!o.ok()) {
+    if (InTransaction()) (void)Control(TxControl::kRollback);
+    return Status::Error(o.code(), wrapped ? o.message() : o.message() + " The transaction was rolled back.", sql);
+  }
+  if (!wrapped) return s;
+  if (!kept) {
+    (void)Control(TxControl::kRollback);
+    return s;
+  }
+  Status c = Control(TxControl::kCommit);
+  if (!c.ok()) {
+    if (InTransaction()) (void)Control(TxControl::kRollback);
+    return s.ok() ? Status::Error(c.code(), c.message(), sql) : s;
+  }
   return s;
 }
 
@@ -339,6 +432,10 @@ Status Database::ValidateImage(const std::vector<uint8_t>& bytes) {
 Status Database::Close() {
   if (!db_) return Status::OK();
   cache_->Clear();
+  for (sqlite3_stmt*& stmt : control_) {
+    sqlite3_finalize(stmt);
+    stmt = nullptr;
+  }
   int rc = sqlite3_close_v2(db_);
   db_ = nullptr;
   if (rc != SQLITE_OK) return Status::FromSqlite(rc, "closing the database");

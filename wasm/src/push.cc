@@ -298,6 +298,7 @@ Status Engine::OnPushResult(const TransportResult& result, int64_t now_ms) {
 }
 
 Status Engine::ApplyPushResponse(const protocol::PushResponse& response, int64_t now_ms) {
+  (void)RefreshTables();  // conflicts write rows: their columns as the table has them now
   // The rows as claimed (nothing but this answer changes an inflight row), those still inflight only.
   std::set<int64_t> inflight;
   {

@@ -42,11 +42,7 @@ class Stmt {
       case 0: rc = sqlite3_bind_null(stmt_, i); break;
       case 1: rc = sqlite3_bind_int64(stmt_, i, std::get<int64_t>(v)); break;
       case 2: rc = sqlite3_bind_double(stmt_, i, std::get<double>(v)); break;
-      case 3: {
-        const auto& s = std::get<std::string>(v);
-        rc = sqlite3_bind_text64(stmt_, i, s.data(), s.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
-        break;
-      }
+      case 3: return Bind(i, std::string_view(std::get<std::string>(v)));
       default: {
         const auto& b = std::get<Blob>(v).bytes;
         rc = sqlite3_bind_blob64(stmt_, i, b.empty() ? "" : static_cast<const void*>(b.data()), b.size(),
@@ -57,8 +53,15 @@ class Stmt {
     return *this;
   }
   Stmt& Bind(int i, int64_t v) { return Bind(i, Value(v)); }
-  Stmt& Bind(int i, const std::string& v) { return Bind(i, Value(v)); }
-  Stmt& Bind(int i, const char* v) { return Bind(i, Value(std::string(v))); }
+  // Text is copied by SQLite (SQLITE_TRANSIENT): the caller's string may die before the statement runs.
+  Stmt& Bind(int i, std::string_view v) {
+    if (!status_.ok() || !stmt_) return *this;
+    int rc = sqlite3_bind_text64(stmt_, i, v.data(), v.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+    if (rc != SQLITE_OK) status_ = Status::FromSqlite(rc, sqlite3_errmsg(db_));
+    return *this;
+  }
+  Stmt& Bind(int i, const std::string& v) { return Bind(i, std::string_view(v)); }
+  Stmt& Bind(int i, const char* v) { return Bind(i, std::string_view(v)); }
   Stmt& BindNull(int i) { return Bind(i, Value()); }
 
   // True while there is a row; errors end the iteration and show in status().

@@ -71,18 +71,16 @@ Engine::Engine(Database* db, const SyncConfig& config, std::span<const uint8_t, 
 }
 
 Engine::~Engine() {
-  db_->SetStatementHook(nullptr);
+  db_->SetWriteObserver(nullptr);
   sqlite3* db = db_->handle();
   if (!db) return;
-  for (const auto& [name, t] : tables_) {
-    const std::string base = "_outpost_" + name;
-    (void)sql_.Exec("DROP TRIGGER IF EXISTS temp." + Quote(base + "_i") + ";DROP TRIGGER IF EXISTS temp." +
-                    Quote(base + "_u") + ";DROP TRIGGER IF EXISTS temp." + Quote(base + "_d"));
-  }
   sql_.Clear();
-  for (const char* name : {"outpost_capture", "outpost_sync_state", "outpost_key"})
+  sqlite3_finalize(schema_probe_);
+  for (const char* name : {"outpost_sync_state", "outpost_key"})
     sqlite3_create_function_v2(db, name, -1, SQLITE_UTF8, nullptr, nullptr, nullptr, nullptr, nullptr);
   sqlite3_rollback_hook(db, nullptr, nullptr);
+  sqlite3_commit_hook(db, nullptr, nullptr);
+  sqlite3_preupdate_hook(db, nullptr, nullptr);
 }
 
 void Engine::RandomBytes(uint8_t* out, size_t n) {
@@ -129,10 +127,8 @@ Status Engine::Init(int64_t now_ms) {
   }
   OUTPOST_RETURN_IF_ERROR(CreateSchema());
   OUTPOST_RETURN_IF_ERROR(LoadState(now_ms));
+  OUTPOST_RETURN_IF_ERROR(RefreshTables());
   OUTPOST_RETURN_IF_ERROR(RegisterFunctions());
-  OUTPOST_RETURN_IF_ERROR(InstallTriggers());
-  // A script that creates a tracked table and writes to it (one exec): its writes are captured too.
-  db_->SetStatementHook([this] { (void)MaybeReinstall(); });
   ConnectivityConfig cc;
   cc.transitioning_ms = config_.transitioning_ms;
   cc.heartbeat_online_ms = config_.heartbeat_online_ms;
@@ -146,15 +142,12 @@ Status Engine::Init(int64_t now_ms) {
   return Status::OK();
 }
 
-void Engine::SetTime(int64_t now_ms) {
-  now_ms_ = now_ms;
-  // Tracked tables created or altered since: (re)install their triggers before the next statement.
-  (void)MaybeReinstall();
-}
+void Engine::SetTime(int64_t now_ms) { now_ms_ = now_ms; }
 
 void Engine::Emit(const std::string& name, const std::string& json) { events_.push_back(Event{name, json}); }
 
 bool Engine::TablesReady() {
+  (void)RefreshTables();  // tables created or altered since
   std::vector<std::string> missing;
   for (const auto& [name, t] : tables_)
     if (!t.exists) missing.push_back(name);
@@ -499,6 +492,7 @@ Status Engine::OnPullResult(const TransportResult& result, int64_t now_ms) {
 }
 
 Status Engine::ApplyPullTransaction(const protocol::PullResponse& page, std::set<std::string>* tables) {
+  (void)RefreshTables();  // the rows are written with the columns the tables have now
   OUTPOST_RETURN_IF_ERROR(Begin());
   const size_t mark = events_.size();
   applying_ = true;

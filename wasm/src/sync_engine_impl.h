@@ -1,5 +1,5 @@
 // The SyncEngine implementation class, shared by the files that implement it: sql_util.h (statements),
-// outbox_store.cc (schema, meta, outbox rows), capture.cc (triggers and SQL functions), push.cc (batches
+// outbox_store.cc (schema, meta, outbox rows), capture.cc (capture and SQL functions), push.cc (batches
 // and their answers), pull_apply.cc (pulled pages and conflict results through outpost::merge),
 // sync_engine.cc (Next/OnResult, pulls, heartbeats, events).
 // Internal to wasm/src.
@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "outpost/database.h"
 #include "outpost/hlc.h"
 #include "outpost/op_id.h"
 #include "outpost/sync_engine.h"
@@ -51,18 +52,24 @@ struct TableInfo {
   std::vector<std::string> key;      // key columns, config order
   std::vector<std::string> columns;  // non-key columns, table order (known once the table exists)
   merge::TablePolicy policy;
-  bool exists = false;
+  bool exists = false;              // exists and matches the config (else `error` says why, if it exists)
+  Status error;                     // the table exists but cannot be captured: writes to it are refused
   bool needs_base_version = false;  // has manual / first-writer-wins columns: base_version taken at capture
-  std::vector<int> key_pos;                                // column index of each key column (config order)
-  std::vector<std::pair<std::string, int>> counter_pos;    // counter columns and their column index
+  // Positions in the table's rows as the preupdate hook gives them (hidden columns counted).
+  int width = 0;                    // columns in all
+  std::vector<int> key_pos;         // of each key column (config order)
+  std::vector<int> column_pos;      // of each of `columns`
+  std::vector<bool> counter;        // whether each of `columns` is a counter column
 };
 
-// A row of a tracked table deleted in the current statement, as the preupdate hook saw it. A delete trigger
-// that fires for it takes it back; one left over was deleted by INSERT/UPDATE OR REPLACE, which fires no
-// delete trigger (capture.cc, RecordReplaced).
-struct ReplacedRow {
-  protocol::Key key;
-  std::map<std::string, int64_t> counters;  // integer values of its counter columns
+// A row change of a tracked table as the preupdate hook saw it, turned into operations once its statement
+// has run (capture.cc). Rows hold a value per column (TableInfo::width): `before` for UPDATE and DELETE,
+// `after` for INSERT and, for UPDATE, only where the value changed (`changed`).
+struct NotedChange {
+  const TableInfo* table;
+  int op;  // SQLITE_INSERT, SQLITE_UPDATE or SQLITE_DELETE
+  std::vector<Value> before, after;
+  std::vector<bool> changed;
 };
 
 // `col = ?n AND ...` over the table's key columns, and the matching binds (pull_apply.cc).
@@ -110,7 +117,7 @@ Verdict Classify(const TransportResult& r);
 // The server's error body, or a stand-in naming the HTTP status.
 protocol::ErrorBody ErrorOf(const TransportResult& r);
 
-class Engine final : public SyncEngine {
+class Engine final : public SyncEngine, private WriteObserver {
  public:
   Engine(Database* db, const SyncConfig& config, std::span<const uint8_t, 32> seed);
   ~Engine() override;
@@ -135,15 +142,26 @@ class Engine final : public SyncEngine {
   Status ListConflicts(std::string* json) override;
   Status DropConflict(const std::string& id) override;
 
-  // capture.cc: called by the SQL functions.
-  void Capture(sqlite3_context* ctx, int argc, sqlite3_value** argv);
+  // capture.cc: called by SQLite's hooks and the SQL functions.
   void SyncStateFunction(sqlite3_context* ctx, int argc, sqlite3_value** argv);
   void KeyFunction(sqlite3_context* ctx, int argc, sqlite3_value** argv);
   void OnRollback() {
     CountsChanged();
-    replaced_.clear();
+    ForgetNoted();
   }
+  bool OnCommit() const { return noted_.empty(); }  // false: refuse the commit (a change would go unrecorded)
   void OnPreupdate(sqlite3* db, int op, const char* db_name, const char* table);
+
+ private:
+  // WriteObserver (capture.cc): the noted changes become operations.
+  Status AfterStatement(bool kept) override;
+  Noted WhatNoted() const override {
+    return noted_.empty() ? Noted::kNothing : noted_counted_ ? Noted::kCounted : Noted::kUncountedOnly;
+  }
+  void ForgetNoted() {
+    noted_.clear();
+    noted_counted_ = false;
+  }
 
  private:
   // outbox_store.cc
@@ -170,10 +188,11 @@ class Engine final : public SyncEngine {
 
   // capture.cc
   Status RegisterFunctions();
-  Status InstallTriggers();
-  Status MaybeReinstall();
+  // Reads the tracked tables' columns again if the schema changed since (one PRAGMA when it did not).
+  // Returns the first misconfigured table's error.
+  Status RefreshTables();
+  Status RecordNoted(std::vector<NotedChange> noted);
   Status RecordRowOp(const TableInfo& table, protocol::Operation op);
-  Status RecordReplaced(const TableInfo& table, protocol::Operation* insert);
   Status MergeColumnsText(const TableInfo& table, const std::string& old_text, protocol::Columns fresh,
                           std::string* out);
 
@@ -221,7 +240,7 @@ class Engine final : public SyncEngine {
   Database* db_;
   mutable SqlCache sql_;  // mutable: GetStatus() counts rows
   SyncConfig config_;
-  std::map<std::string, TableInfo> tables_;
+  std::map<std::string, TableInfo, std::less<>> tables_;  // std::less<>: the preupdate hook looks up a char*
   Hlc hlc_;
   OpIdGenerator ids_;
   std::string last_op_id_;
@@ -229,8 +248,12 @@ class Engine final : public SyncEngine {
   uint64_t rng_[4];  // xoshiro256** state from the seed
   int64_t now_ms_ = 0;
   bool applying_ = false;  // the engine writes tracked tables: no capture
-  std::map<std::pair<std::string, std::string>, ReplacedRow> replaced_;  // (table, key text): see ReplacedRow
-  int64_t schema_version_ = -1;
+  std::vector<NotedChange> noted_;  // the running statement's row changes of tracked tables (capture.cc)
+  bool noted_counted_ = false;      // one of them is an INSERT or UPDATE of the statement's own table
+  // RefreshTables: the schema as last read (PRAGMA schema_version, and how often SQLite prepared that
+  // statement again) and the statement.
+  std::pair<int64_t, int> schema_version_{-1, -1};
+  sqlite3_stmt* schema_probe_ = nullptr;
   bool clock_drift_reported_ = false;
 
   // Outbox size cache (ops and bytes not done); invalid after a rollback or an engine write.

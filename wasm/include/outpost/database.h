@@ -11,7 +11,6 @@
 #define OUTPOST_DATABASE_H_
 
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,6 +19,7 @@
 #include "outpost/value.h"
 
 struct sqlite3;
+struct sqlite3_stmt;
 
 namespace outpost {
 
@@ -47,6 +47,32 @@ struct QueryResult {
   std::vector<std::vector<Value>> rows;
 };
 
+// Told about each statement of Exec/Query that may write (not sqlite3_stmt_readonly), so that what it
+// notes of the statement's row changes (through hooks of its own) is written in the same transaction.
+//
+// Invariants Database keeps for an observed statement:
+//  - It runs inside a transaction: outside one, Database opens one around it (BEGIN ... COMMIT), so the
+//    observer's writes commit with the statement's or not at all. VACUUM and PRAGMA statements run as they
+//    are: SQLite refuses or ignores them inside a transaction, and they change no table rows.
+//  - AfterStatement is called once the statement has run, before its transaction can commit. `kept` says
+//    whether its changes stand: it succeeded, or it failed under OR FAIL semantics, which keep what the
+//    statement did before the error. Otherwise they were undone and whatever was noted is to be forgotten.
+//  - A non-ok Status from AfterStatement rolls back the whole transaction the statement ran in (an
+//    explicit one included), and Exec/Query return that Status.
+//  - When Database cannot tell whether a failed statement's changes stand, it rolls back the whole
+//    transaction: nothing is kept that the observer did not record. A failed INSERT/UPDATE/DELETE tells by
+//    sqlite3_changes() (0: undone; more: kept under OR FAIL), unless the observer noted only changes SQLite
+//    does not count there (made by triggers, or rows REPLACE deleted); other statements cannot tell.
+class WriteObserver {
+ public:
+  virtual ~WriteObserver() = default;
+  virtual Status AfterStatement(bool kept) = 0;
+  // What the observer noted of the running statement: nothing, changes among which an INSERT or UPDATE of
+  // the statement's own table (which SQLite counts in sqlite3_changes()), or only other changes.
+  enum class Noted { kNothing, kCounted, kUncountedOnly };
+  virtual Noted WhatNoted() const = 0;
+};
+
 class Database {
  public:
   // Opens (creating if needed) the database at `path`. On success *db owns the connection.
@@ -63,11 +89,9 @@ class Database {
   Status Query(const std::string& sql, const Params& params, QueryResult* result);
 
   bool InTransaction() const;
-  // Called before each statement of a multi-statement Exec that follows a statement that wrote (DDL
-  // included), before it is prepared: the sync engine installs the capture triggers of a tracked table an
-  // earlier statement of the same script created, so the script's own writes to it are captured. Not called
-  // again from inside the hook. Empty: none.
-  void SetStatementHook(std::function<void()> hook) { statement_hook_ = std::move(hook); }
+  // Sees every statement of Exec/Query that may write (the sync engine's capture); nullptr: none. See
+  // WriteObserver for what Database guarantees around each such statement.
+  void SetWriteObserver(WriteObserver* observer) { observer_ = observer; }
   // The database as one plain SQLite file (rollback-journal header, so any sqlite3 shell opens it).
   Status Export(std::vector<uint8_t>* bytes);
   // Checks that `bytes` hold a healthy SQLite database; nothing is written anywhere.
@@ -84,8 +108,16 @@ class Database {
 
   sqlite3* db_;
   std::unique_ptr<StatementCache> cache_;
-  std::function<void()> statement_hook_;
-  bool in_hook_ = false;
+  // Runs one prepared statement to its end; its rows go to `rows` unless null. Brackets it for observer_.
+  // *changes: sqlite3_changes() right after the statement (the observer writes too).
+  Status Run(sqlite3_stmt* stmt, const std::string& sql, QueryResult* rows, int64_t* changes);
+  Status Step(sqlite3_stmt* stmt, const std::string& sql, QueryResult* rows);
+  // BEGIN / COMMIT / ROLLBACK around observed statements (prepared once).
+  enum class TxControl { kBegin, kCommit, kRollback };
+  Status Control(TxControl which);
+  sqlite3_stmt* control_[3] = {nullptr, nullptr, nullptr};
+
+  WriteObserver* observer_ = nullptr;
 };
 
 }  // namespace outpost

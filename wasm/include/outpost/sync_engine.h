@@ -6,8 +6,8 @@
 //
 // Invariants:
 //  - Persist before send: an operation exists only as a row of the outbox table, written in the same SQLite
-//    transaction as the change it describes (capture triggers on tracked tables; Enqueue inside the caller's
-//    transaction). A push batch is built only from committed rows.
+//    transaction as the change it describes (capture of tracked tables: capture.cc; Enqueue inside the
+//    caller's transaction). A push batch is built only from committed rows.
 //  - Nothing is dropped silently: an operation leaves `pending` only for `inflight`, `done` (applied or
 //    duplicate), or `failed` (a permanent rejection, with the server's code and message, or an explicit
 //    Discard()). Done operations are pruned after the retention; failed ones stay until retried/discarded.
@@ -19,8 +19,9 @@
 //  - The engine's own writes (claims, results, pulled changes) never run inside the app's transaction: Next()
 //    waits and OnResult() refuses (INVALID_STATE) while one is open, so a rollback of the app's transaction
 //    can never undo what the engine recorded. Its writes to tracked tables are not captured.
-//  - Capture triggers are TEMP triggers of this connection (nothing in the database file depends on the
-//    engine); they are (re)installed at Open and whenever the schema changed (checked by SetTime and Next).
+//  - Capture lives in this connection (SQLite's preupdate hook and the Database's WriteObserver): nothing in
+//    the database file depends on the engine. A write to a tracked table that cannot be recorded (a NULL
+//    key, OUTBOX_FULL, ...) fails and rolls back the whole transaction it ran in.
 //
 // docs/sync.md documents the JSON config, the tables, the lifecycle, the SQL functions and the events.
 #ifndef OUTPOST_SYNC_ENGINE_H_
@@ -143,8 +144,8 @@ struct Event {
 class SyncEngine {
  public:
   // Creates the engine's tables if needed (_outpost_outbox, _outpost_meta, _outpost_rows,
-  // _outpost_conflicts), registers the SQL functions outpost_capture(), outpost_sync_state(table, key...)
-  // and outpost_key(table, key...) and installs the TEMP capture triggers on `db`, restores the HLC and
+  // _outpost_conflicts), registers the SQL functions outpost_sync_state(table, key...) and
+  // outpost_key(table, key...) and the capture hooks on `db`, restores the HLC and
   // op-id generator from the persisted state, and requeues operations left inflight. `seed` (32 random
   // bytes) seeds op-id randomness and jitter. INVALID_ARGUMENT if a tracked table exists without its
   // configured key or policy columns; INVALID_STATE inside a transaction. `db` must outlive the engine.
@@ -152,8 +153,8 @@ class SyncEngine {
                      std::unique_ptr<SyncEngine>* out);
   virtual ~SyncEngine() = default;
 
-  // The current time for what SQL does next (capture triggers stamp HLCs and op ids with it). The worker
-  // calls it before every statement batch.
+  // The current time for what SQL does next (capture stamps HLCs and op ids with it). The worker calls it
+  // before every statement batch.
   virtual void SetTime(int64_t now_ms) = 0;
 
   // Records a custom operation in the current transaction (or its own if none). OUTBOX_FULL when full.
@@ -186,11 +187,6 @@ class SyncEngine {
   virtual Status ListConflicts(std::string* json) = 0;
   virtual Status DropConflict(const std::string& id) = 0;
 };
-
-// Statements that fail inside the capture triggers carry their code as a message prefix ("OUTBOX_FULL: ...",
-// SQLite code SQLITE_ERROR). This maps such a Status to the engine's code (OUTBOX_FULL, INVALID_ARGUMENT,
-// CLOCK_EXHAUSTED), keeping the message and SQL; any other Status is returned unchanged.
-Status MapCaptureError(const Status& status);
 
 }  // namespace outpost
 
