@@ -1699,9 +1699,15 @@ TEST(SyncEngineCapture, ExecResultsAreTheStatementsOwnAndQueryWritesAreCaptured)
                                                          "upsert items:d"}));
 }
 
-// Statements SQLite refuses or ignores inside a transaction run as they are on a synced database.
-TEST(SyncEngineCapture, VacuumAndPragmasStillWork) {
+// Transaction control, and statements SQLite refuses or ignores inside a transaction, run as they are on a
+// synced database.
+TEST(SyncEngineCapture, TransactionControlVacuumAndPragmasStillWork) {
   SyncClient client(Config(), kSchema);
+  for (const char* begin : {"BEGIN IMMEDIATE", "BEGIN EXCLUSIVE", "-- a comment first\n begin deferred"}) {
+    client.ExecOk(begin);
+    EXPECT_TRUE(client.db->InTransaction()) << begin;
+    client.ExecOk("END");
+  }
   client.ExecOk("INSERT INTO items VALUES ('a', 'A', 1)");
   client.ExecOk("DELETE FROM items");
   client.ExecOk("/* compact */ VACUUM");

@@ -2,8 +2,10 @@
 // import validation.
 #include "outpost/database.h"
 
+#include <algorithm>
 #include <cstring>
 #include <list>
+#include <string_view>
 #include <unordered_map>
 
 #include "sqlite3.h"
@@ -317,8 +319,12 @@ Status Database::Run(sqlite3_stmt* stmt, const std::string& sql, QueryResult* ro
   }
   bool wrapped = false;
   if (sqlite3_get_autocommit(db_)) {
+    // Not read-only yet not to be wrapped: transaction control (BEGIN IMMEDIATE takes the write lock) and
+    // statements SQLite refuses or ignores inside a transaction.
+    static constexpr std::string_view kAsTheyAre[] = {"BEGIN",  "COMMIT", "END",    "ROLLBACK", "SAVEPOINT",
+                                                      "RELEASE", "VACUUM", "PRAGMA", "ATTACH",   "DETACH"};
     const std::string word = FirstKeyword(sqlite3_sql(stmt));
-    if (word == "VACUUM" || word == "PRAGMA") {
+    if (std::find(std::begin(kAsTheyAre), std::end(kAsTheyAre), word) != std::end(kAsTheyAre)) {
       Status s = Step(stmt, sql, rows);
       *changes = sqlite3_changes64(db_);
       return s;

@@ -52,8 +52,9 @@ struct QueryResult {
 //
 // Invariants Database keeps for an observed statement:
 //  - It runs inside a transaction: outside one, Database opens one around it (BEGIN ... COMMIT), so the
-//    observer's writes commit with the statement's or not at all. VACUUM and PRAGMA statements run as they
-//    are: SQLite refuses or ignores them inside a transaction, and they change no table rows.
+//    observer's writes commit with the statement's or not at all. Transaction control (BEGIN IMMEDIATE is
+//    not read-only), VACUUM, PRAGMA, ATTACH and DETACH run as they are: SQLite refuses or ignores the last
+//    four inside a transaction, and none of them changes a table row.
 //  - AfterStatement is called once the statement has run, before its transaction can commit. `kept` says
 //    whether its changes stand: it succeeded, or it failed under OR FAIL semantics, which keep what the
 //    statement did before the error. Otherwise they were undone and whatever was noted is to be forgotten.
