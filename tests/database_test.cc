@@ -170,5 +170,105 @@ TEST_F(DatabaseTest, ClosedDatabaseRejectsCalls) {
   EXPECT_EQ(db_->Exec("SELECT 1", {}, &r).code(), "INVALID_STATE");
 }
 
+
+// Records what Database tells it and writes a row of its own into `log` after each statement, as capture
+// writes the outbox.
+class LogObserver final : public WriteObserver {
+ public:
+  explicit LogObserver(Database* db) : db_(db) {}
+  Status AfterStatement(bool kept) override {
+    calls.push_back(kept);
+    in_transaction.push_back(db_->InTransaction());
+    if (!fail_with.ok()) return fail_with;
+    if (!kept) return Status::OK();
+    char* err = nullptr;
+    if (sqlite3_exec(db_->handle(), "INSERT INTO log VALUES (1)", nullptr, nullptr, &err) != SQLITE_OK) {
+      Status s = Status::Error("INTERNAL", err ? err : "?");
+      sqlite3_free(err);
+      return s;
+    }
+    return Status::OK();
+  }
+  Noted WhatNoted() const override { return noted; }
+
+  std::vector<bool> calls, in_transaction;
+  Status fail_with;
+  Noted noted = Noted::kCounted;
+
+ private:
+  Database* db_;
+};
+
+class ObservedDatabaseTest : public DatabaseTest {
+ protected:
+  ObservedDatabaseTest() : observer_(db_.get()) {
+    ExecOk(*db_, "CREATE TABLE log(x)");
+    db_->SetWriteObserver(&observer_);
+  }
+  ~ObservedDatabaseTest() override { db_->SetWriteObserver(nullptr); }
+  int64_t Count(const std::string& table) {
+    QueryResult r;
+    EXPECT_TRUE(db_->Query("SELECT count(*) FROM " + table, {}, &r).ok());
+    return std::get<int64_t>(r.rows[0][0]);
+  }
+  LogObserver observer_;
+};
+
+TEST_F(ObservedDatabaseTest, AStatementOutsideATransactionRunsInOneWithTheObserversWrites) {
+  ExecResult r;
+  ASSERT_TRUE(db_->Exec("INSERT INTO t(name) VALUES ('a'), ('b')", {}, &r).ok());
+  EXPECT_EQ(r.changes, 2);  // the statement's, not the observer's insert
+  EXPECT_EQ(r.last_insert_rowid, 2);
+  EXPECT_EQ(observer_.calls, std::vector<bool>{true});
+  EXPECT_EQ(observer_.in_transaction, std::vector<bool>{true});
+  EXPECT_FALSE(db_->InTransaction());
+  EXPECT_EQ(Count("log"), 1);
+}
+
+TEST_F(ObservedDatabaseTest, ReadsAndTransactionControlAreNotObserved) {
+  ExecResult r;
+  for (const char* sql : {"SELECT * FROM t", "BEGIN IMMEDIATE", "SAVEPOINT s", "RELEASE s", "COMMIT",
+                          "PRAGMA user_version = 3", "VACUUM"})
+    ASSERT_TRUE(db_->Exec(sql, {}, &r).ok()) << sql;
+  EXPECT_TRUE(observer_.calls.empty());
+}
+
+TEST_F(ObservedDatabaseTest, AnObserverErrorRollsBackTheWholeTransaction) {
+  ExecResult r;
+  ASSERT_TRUE(db_->Exec("BEGIN", {}, &r).ok());
+  ASSERT_TRUE(db_->Exec("INSERT INTO t(name) VALUES ('a')", {}, &r).ok());
+  observer_.fail_with = Status::Error("OUTBOX_FULL", "Full.");
+  Status s = db_->Exec("INSERT INTO t(name) VALUES ('b')", {}, &r);
+  EXPECT_EQ(s.code(), "OUTBOX_FULL");
+  EXPECT_EQ(s.message(), "Full. The transaction was rolled back.");
+  EXPECT_EQ(s.sql(), "INSERT INTO t(name) VALUES ('b')");
+  EXPECT_FALSE(db_->InTransaction());
+  // Outside a transaction only the statement's own is undone, and the message says nothing more.
+  s = db_->Exec("INSERT INTO t(name) VALUES ('c')", {}, &r);
+  EXPECT_EQ(s.message(), "Full.");
+  observer_.fail_with = Status::OK();
+  EXPECT_EQ(Count("t"), 0);
+  EXPECT_EQ(Count("log"), 0);  // the first statement's went with its transaction
+}
+
+// A failed statement: undone (ABORT) or kept up to the error (OR FAIL), as SQLite did; when the observer
+// noted only changes SQLite does not count, Database cannot tell and rolls the transaction back.
+TEST_F(ObservedDatabaseTest, AFailedStatementIsReportedUndoneOrKept) {
+  ExecResult r;
+  ASSERT_TRUE(db_->Exec("INSERT INTO t(name) VALUES ('a')", {}, &r).ok());
+  ASSERT_TRUE(db_->Exec("BEGIN", {}, &r).ok());
+  EXPECT_EQ(db_->Exec("INSERT INTO t(name) VALUES ('b'), ('a')", {}, &r).code(), "SQLITE_CONSTRAINT");
+  EXPECT_EQ(db_->Exec("INSERT OR FAIL INTO t(name) VALUES ('c'), ('a')", {}, &r).code(), "SQLITE_CONSTRAINT");
+  EXPECT_EQ(observer_.calls, (std::vector<bool>{true, false, true}));
+  EXPECT_TRUE(db_->InTransaction());
+  observer_.noted = WriteObserver::Noted::kUncountedOnly;
+  Status s = db_->Exec("INSERT INTO t(name) VALUES ('d'), ('a')", {}, &r);
+  EXPECT_EQ(s.code(), "SQLITE_CONSTRAINT");
+  EXPECT_NE(s.message().find("The transaction was rolled back"), std::string::npos) << s.message();
+  EXPECT_FALSE(db_->InTransaction());
+  EXPECT_EQ(Count("t"), 1);
+  EXPECT_EQ(Count("log"), 1);
+}
+
 }  // namespace
 }  // namespace outpost::testing
