@@ -722,6 +722,19 @@ TEST_F(SyncEngineTest, MisconfiguredTableRefusesWritesInsteadOfSkippingCapture) 
   EXPECT_EQ(late.List().size(), 1u);
 }
 
+// The engine's own tables cannot be tracked: capture writes them.
+TEST_F(SyncEngineTest, TheEnginesOwnTablesCannotBeTracked) {
+  SyncClient other(Config(), kSchema);
+  other.engine.reset();
+  SyncConfig c = Config();
+  c.tables["_outpost_outbox"] = TrackedTable{{"seq"}, {}};
+  std::unique_ptr<SyncEngine> engine;
+  std::array<uint8_t, 32> seed{};
+  Status s = SyncEngine::Open(other.db.get(), c, other.now, seed, &engine);
+  EXPECT_EQ(s.code(), "INVALID_ARGUMENT") << s.ToString();
+  EXPECT_NE(s.message().find("_outpost_"), std::string::npos) << s.message();
+}
+
 // A column the protocol cannot name would give operations nobody can send or read back: the table refuses
 // writes with a reason instead.
 TEST_F(SyncEngineTest, TableWithAColumnNameThatIsNoIdentifierRefusesWrites) {
@@ -1547,6 +1560,14 @@ TEST(SyncEngineCapture, InsertOrReplaceReachesTheServerAsTheRowsItDeletedAndTheR
 
 // ---- Capture around statements (preupdate hook + Database's WriteObserver) -------------------------------
 
+// A key as "name=value;" per column, values as SQL would print them.
+std::string KeyTextForTest(const protocol::Key& key) {
+  std::string out;
+  for (const auto& [name, v] : key)
+    out += name + "=" + (v.index() == 1 ? std::to_string(std::get<int64_t>(v)) : std::get<std::string>(v)) + ";";
+  return out;
+}
+
 // The outbox's row operations, in order, as "kind table:id".
 std::vector<std::string> Recorded(SyncClient& client) {
   std::vector<std::string> out;
@@ -1733,6 +1754,31 @@ TEST(SyncEngineCapture, GeneratedColumnsAreSkipped) {
   std::string names;
   for (const auto& [name, cv] : ops[0].op.columns) names += name + "=" + std::get<std::string>(cv.value) + ";";
   EXPECT_EQ(names, "v=hello;w=y;");
+}
+
+// Keys of every shape: a composite key of a WITHOUT ROWID table, and an INTEGER PRIMARY KEY (the rowid,
+// which SQLite does not store in the record) whose change is a delete and an upsert.
+TEST(SyncEngineCapture, KeysOfEveryShapeAreRead) {
+  SyncConfig cfg = Config();
+  cfg.tables["pair"] = TrackedTable{{"a", "b"}, {}};
+  cfg.tables["num"] = TrackedTable{{"n"}, {}};
+  SyncClient client(cfg, std::string(kSchema) +
+                             "CREATE TABLE pair(v TEXT, a TEXT, b INTEGER, PRIMARY KEY(a, b)) WITHOUT ROWID;"
+                             "CREATE TABLE num(n INTEGER PRIMARY KEY, v TEXT);");
+  client.ExecOk("INSERT INTO pair VALUES ('x', 'k', 1)");
+  client.ExecOk("UPDATE pair SET v = 'y' WHERE a = 'k'");
+  client.ExecOk("INSERT INTO num(v) VALUES ('first')");
+  client.ExecOk("UPDATE num SET n = 7 WHERE n = 1");
+  client.ExecOk("DELETE FROM pair");
+  std::vector<std::string> got;
+  for (const auto& e : client.List()) {
+    std::string line = e.op.kind + " " + e.op.table + " " + KeyTextForTest(e.op.key) + " ";
+    for (const auto& [name, cv] : e.op.columns) line += name + ",";
+    got.push_back(line);
+  }
+  EXPECT_EQ(got, (std::vector<std::string>{"upsert pair a=k;b=1; v,", "upsert num n=1; v,", "delete num n=1; ",
+                                           "upsert num n=7; v,", "delete pair a=k;b=1; "}));
+  EXPECT_EQ(std::get<std::string>(client.List()[0].op.columns.at("v").value), "y");  // compacted
 }
 
 TEST_F(SyncEngineTest, EditingOurOwnManualValueAgainBeforeThePullDoesNotConflict) {

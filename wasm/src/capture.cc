@@ -379,7 +379,7 @@ Status Engine::RecordRowOp(const TableInfo& t, protocol::Operation op) {
 
 // The columns of a pending upsert with `fresh` folded in. Each fresh column replaces the pending entry, in
 // SQLite's json_set: capture runs on every tracked write, and SQLite's JSON code costs a fraction of building
-// a JSON tree here (bench/sync.mjs, update case). Column names are identifiers (InstallTriggers refuses
+// a JSON tree here (bench/sync.mjs, update case). Column names are identifiers (RefreshTables refuses
 // others), so `$."name"` addresses each. A counter column already in the op adds up instead, in C++.
 Status Engine::MergeColumnsText(const TableInfo& t, const std::string& old_text, protocol::Columns fresh,
                                 std::string* out) {

@@ -113,6 +113,10 @@ Status Engine::Init(int64_t now_ms) {
   for (const auto& [name, t] : config_.tables) {
     if (!protocol::IsIdentifier(name))
       return Status::Error("INVALID_ARGUMENT", "sync.tables: \"" + name + "\" is not a valid table name.");
+    if (name.starts_with("_outpost_"))
+      return Status::Error("INVALID_ARGUMENT", "sync.tables: \"" + name +
+                                                   "\" is one of the sync engine's own tables (_outpost_*); name "
+                                                   "a table of the app.");
     if (t.key.empty())
       return Status::Error("INVALID_ARGUMENT", "sync.tables." + name + ".primaryKey: name the key column(s).");
     TableInfo info;
