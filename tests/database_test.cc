@@ -170,7 +170,6 @@ TEST_F(DatabaseTest, ClosedDatabaseRejectsCalls) {
   EXPECT_EQ(db_->Exec("SELECT 1", {}, &r).code(), "INVALID_STATE");
 }
 
-
 // Records what Database tells it and writes a row of its own into `log` after each statement, as capture
 // writes the outbox.
 class LogObserver final : public WriteObserver {

@@ -1626,9 +1626,7 @@ TEST(SyncEngineCapture, OrFailKeepsAndRecordsTheRowsChangedBeforeTheError) {
   EXPECT_FALSE(client.Exec("INSERT OR FAIL INTO items VALUES ('c', 'C', 1), ('a', 'again', 1)").ok());
   client.ExecOk("COMMIT");
   EXPECT_EQ(client.Int("SELECT count(*) FROM items"), 3);
-  EXPECT_EQ(Recorded(client),
-            (std::vector<std::string>{"upsert items:a", "upsert items:b",
-                                      "upsert items:c"}));
+  EXPECT_EQ(Recorded(client), (std::vector<std::string>{"upsert items:a", "upsert items:b", "upsert items:c"}));
 }
 
 // A trigger of the app's writes a tracked row and then fails with RAISE(FAIL), which keeps that row without
@@ -1678,10 +1676,8 @@ TEST(SyncEngineCapture, TriggersCascadesAndSavepointsAreFollowed) {
   client.ExecOk("DELETE FROM items WHERE id = 'a'");
   client.ExecOk("COMMIT");
   EXPECT_EQ(client.Int("SELECT count(*) FROM lines"), 0);
-  EXPECT_EQ(Recorded(client),
-            (std::vector<std::string>{"upsert items:a", "upsert lines:l1",
-                                      "upsert lines:l2", "delete items:a",
-                                      "delete lines:l1", "delete lines:l2"}));
+  EXPECT_EQ(Recorded(client), (std::vector<std::string>{"upsert items:a", "upsert lines:l1", "upsert lines:l2",
+                                                        "delete items:a", "delete lines:l1", "delete lines:l2"}));
   // The trigger's update of the counter went into the unsent insert: 1 + 4.
   EXPECT_EQ(std::get<int64_t>(client.List()[0].op.columns.at("qty").value), 5);
 }
@@ -1716,8 +1712,8 @@ TEST(SyncEngineCapture, ExecResultsAreTheStatementsOwnAndQueryWritesAreCaptured)
   ASSERT_TRUE(client.db->Query("INSERT INTO items VALUES ('d', 'D', 1) RETURNING id", {}, &q).ok());
   ASSERT_EQ(q.rows.size(), 1u);
   EXPECT_EQ(std::get<std::string>(q.rows[0][0]), "d");
-  EXPECT_EQ(Recorded(client), (std::vector<std::string>{"upsert items:a", "upsert items:b", "upsert items:c",
-                                                         "upsert items:d"}));
+  EXPECT_EQ(Recorded(client),
+            (std::vector<std::string>{"upsert items:a", "upsert items:b", "upsert items:c", "upsert items:d"}));
 }
 
 // Transaction control, and statements SQLite refuses or ignores inside a transaction, run as they are on a

@@ -289,8 +289,7 @@ Status Engine::RecordNoted(std::vector<NotedChange> noted) {
         const Value &o = c.before[pos], &n = c.after[pos];
         if ((o.index() != 0 && o.index() != 1) || (n.index() != 0 && n.index() != 1)) return CounterError(t, col);
         int64_t delta;
-        if (__builtin_sub_overflow(n.index() ? std::get<int64_t>(n) : 0, o.index() ? std::get<int64_t>(o) : 0,
-                                   &delta))
+        if (__builtin_sub_overflow(n.index() ? std::get<int64_t>(n) : 0, o.index() ? std::get<int64_t>(o) : 0, &delta))
           return CounterError(t, col);
         if (delta != 0) w.op.columns[col] = protocol::ColumnValue{delta, {}};
         continue;
@@ -323,8 +322,10 @@ Status Engine::RecordNoted(std::vector<NotedChange> noted) {
         int64_t delta;
         if (__builtin_sub_overflow(std::get<int64_t>(c->second.value), std::get<int64_t>(old), &delta))
           return CounterError(t, t.columns[j]);
-        if (delta == 0) w.op.columns.erase(c);
-        else c->second.value = delta;
+        if (delta == 0)
+          w.op.columns.erase(c);
+        else
+          c->second.value = delta;
       }
     }
     OUTPOST_RETURN_IF_ERROR(RecordRowOp(*w.table, std::move(w.op)));
@@ -426,8 +427,8 @@ Status Engine::MergeColumnsText(const TableInfo& t, const std::string& old_text,
 
 namespace {
 // The key of a row from SQL function arguments (table, key values...).
-const TableInfo* KeyFromArgs(Engine* engine, const std::map<std::string, TableInfo, std::less<>>& tables, sqlite3_context* ctx,
-                             int argc, sqlite3_value** argv, protocol::Key* key) {
+const TableInfo* KeyFromArgs(Engine* engine, const std::map<std::string, TableInfo, std::less<>>& tables,
+                             sqlite3_context* ctx, int argc, sqlite3_value** argv, protocol::Key* key) {
   (void)engine;
   auto it = argc >= 1 ? tables.find(ArgText(argv[0])) : tables.end();
   if (it == tables.end()) {

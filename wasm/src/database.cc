@@ -305,7 +305,8 @@ Status Database::Control(TxControl which) {
     if (rc != SQLITE_OK) return Status::FromSqlite(rc, sqlite3_errmsg(db_));
   }
   int rc = sqlite3_step(stmt);
-  Status s = rc == SQLITE_DONE ? Status::OK() : Status::FromSqlite(rc, sqlite3_errmsg(db_), kSql[static_cast<int>(which)]);
+  Status s =
+      rc == SQLITE_DONE ? Status::OK() : Status::FromSqlite(rc, sqlite3_errmsg(db_), kSql[static_cast<int>(which)]);
   sqlite3_reset(stmt);
   return s;
 }
@@ -321,7 +322,7 @@ Status Database::Run(sqlite3_stmt* stmt, const std::string& sql, QueryResult* ro
   if (sqlite3_get_autocommit(db_)) {
     // Not read-only yet not to be wrapped: transaction control (BEGIN IMMEDIATE takes the write lock) and
     // statements SQLite refuses or ignores inside a transaction.
-    static constexpr std::string_view kAsTheyAre[] = {"BEGIN",  "COMMIT", "END",    "ROLLBACK", "SAVEPOINT",
+    static constexpr std::string_view kAsTheyAre[] = {"BEGIN",   "COMMIT", "END",    "ROLLBACK", "SAVEPOINT",
                                                       "RELEASE", "VACUUM", "PRAGMA", "ATTACH",   "DETACH"};
     const std::string word = FirstKeyword(sqlite3_sql(stmt));
     if (std::find(std::begin(kAsTheyAre), std::end(kAsTheyAre), word) != std::end(kAsTheyAre)) {
@@ -352,8 +353,9 @@ Status Database::Run(sqlite3_stmt* stmt, const std::string& sql, QueryResult* ro
       (void)observer_->AfterStatement(false);
       (void)Control(TxControl::kRollback);
       return Status::Error(s.code(),
-                           s.message() + " The transaction was rolled back: whether the statement's changes to "
-                                         "synced tables stand could not be told.",
+                           s.message() +
+                               " The transaction was rolled back: whether the statement's changes to "
+                               "synced tables stand could not be told.",
                            sql);
     }
   }

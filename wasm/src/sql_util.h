@@ -42,7 +42,8 @@ class Stmt {
       case 0: rc = sqlite3_bind_null(stmt_, i); break;
       case 1: rc = sqlite3_bind_int64(stmt_, i, std::get<int64_t>(v)); break;
       case 2: rc = sqlite3_bind_double(stmt_, i, std::get<double>(v)); break;
-      case 3: return Bind(i, std::string_view(std::get<std::string>(v)));
+      case 3:
+        return Bind(i, std::string_view(std::get<std::string>(v)));
       default: {
         const auto& b = std::get<Blob>(v).bytes;
         rc = sqlite3_bind_blob64(stmt_, i, b.empty() ? "" : static_cast<const void*>(b.data()), b.size(),

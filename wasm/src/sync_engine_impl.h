@@ -56,10 +56,10 @@ struct TableInfo {
   Status error;                     // the table exists but cannot be captured: writes to it are refused
   bool needs_base_version = false;  // has manual / first-writer-wins columns: base_version taken at capture
   // Positions in the table's rows as the preupdate hook gives them (hidden columns counted).
-  int width = 0;                    // columns in all
-  std::vector<int> key_pos;         // of each key column (config order)
-  std::vector<int> column_pos;      // of each of `columns`
-  std::vector<bool> counter;        // whether each of `columns` is a counter column
+  int width = 0;                // columns in all
+  std::vector<int> key_pos;     // of each key column (config order)
+  std::vector<int> column_pos;  // of each of `columns`
+  std::vector<bool> counter;    // whether each of `columns` is a counter column
 };
 
 // A row change of a tracked table as the preupdate hook saw it, turned into operations once its statement
