@@ -92,43 +92,98 @@ Status Engine::RegisterFunctions() {
   return Status::OK();
 }
 
-// Runs inside the statement, between its B-tree writes: it may read the row through sqlite3_preupdate_*
-// but must not touch the database, hence a copy that AfterStatement turns into operations.
+// Runs inside the statement, between its B-tree writes: it reads the row through sqlite3_preupdate_* and the
+// schema (as SQLite's session extension does from this hook) but writes nothing; AfterStatement records.
 void Engine::OnPreupdate(sqlite3* db, int op, const char* db_name, const char* table) {
   if (applying_ || std::strcmp(db_name, "main") != 0) return;
   auto it = tables_.find(std::string_view(table));
   if (it == tables_.end()) return;
-  NotedChange c{&it->second, op, {}, {}, {}};
-  const int n = sqlite3_preupdate_count(db);
-  if (op != SQLITE_INSERT) {
-    c.before.reserve(n);
-    for (int i = 0; i < n; ++i) {
-      sqlite3_value* v = nullptr;
-      sqlite3_preupdate_old(db, i, &v);
-      c.before.push_back(v ? Stmt::FromSqlite(v) : Value{});
-    }
-  }
-  if (op == SQLITE_INSERT) {
-    c.after.reserve(n);
-    for (int i = 0; i < n; ++i) {
-      sqlite3_value* v = nullptr;
-      sqlite3_preupdate_new(db, i, &v);
-      c.after.push_back(v ? Stmt::FromSqlite(v) : Value{});
-    }
-  } else if (op == SQLITE_UPDATE) {
-    c.after.resize(n);
-    c.changed.resize(n);
-    for (int i = 0; i < n; ++i) {
-      sqlite3_value *o = nullptr, *v = nullptr;
-      sqlite3_preupdate_old(db, i, &o);
-      sqlite3_preupdate_new(db, i, &v);
-      if (!o || !v || SameValue(o, v)) continue;
-      c.changed[i] = true;
-      c.after[i] = Stmt::FromSqlite(v);
-    }
-  }
   if (op != SQLITE_DELETE && sqlite3_preupdate_depth(db) == 0) noted_counted_ = true;
-  noted_.push_back(std::move(c));
+  if (!noted_error_.ok()) return;  // the statement cannot be recorded anyway
+  if (!noting_) {
+    // The first change of the statement: the tables' columns as they are now (no DDL inside a statement).
+    noting_ = true;
+    Status s = RefreshTables();
+    if (!s.ok() && s.code() != "INVALID_ARGUMENT") {  // not a misconfigured table: the schema was unreadable
+      noted_error_ = s;
+      return;
+    }
+  }
+  noted_error_ = NoteChange(db, op, it->second);
+}
+
+Status Engine::NoteChange(sqlite3* db, int op, const TableInfo& t) {
+  if (!t.error.ok()) return t.error;
+  if (!t.exists || sqlite3_preupdate_count(db) != t.width)
+    return Status::Error("INTERNAL", "Capture lost track of the columns of \"" + t.name + "\"; reopen the database.");
+  auto value = [&](bool old_row, int pos) -> sqlite3_value* {
+    sqlite3_value* v = nullptr;
+    (old_row ? sqlite3_preupdate_old : sqlite3_preupdate_new)(db, pos, &v);
+    return v;
+  };
+  auto key_of = [&](bool old_row, NotedWrite* w) {
+    for (size_t i = 0; i < t.key.size(); ++i) {
+      sqlite3_value* v = value(old_row, t.key_pos[i]);
+      if (!v || sqlite3_value_type(v) == SQLITE_NULL)
+        return Status::Error("INVALID_ARGUMENT", "A row of the synced table \"" + t.name +
+                                                     "\" needs a non-NULL primary key (" + t.key[i] +
+                                                     "); generate ids on the client, e.g. crypto.randomUUID().");
+      w->op.key[t.key[i]] = Stmt::FromSqlite(v);
+    }
+    w->key_text = KeyText(w->op.key);
+    return Status::OK();
+  };
+  auto start = [&](std::string_view kind) {
+    NotedWrite w{&t, {}, {}, false, {}};
+    w.op.table = t.name;
+    w.op.kind = std::string(kind);
+    return w;
+  };
+  bool key_changed = false;
+  if (op == SQLITE_UPDATE)
+    for (int pos : t.key_pos) {
+      sqlite3_value *o = value(true, pos), *n = value(false, pos);
+      key_changed = key_changed || !o || !n || !SameValue(o, n);
+    }
+  if (op == SQLITE_DELETE || key_changed) {
+    NotedWrite w = start(protocol::kDelete);
+    OUTPOST_RETURN_IF_ERROR(key_of(true, &w));
+    for (size_t j = 0; j < t.columns.size(); ++j) {
+      sqlite3_value* v = t.counter[j] ? value(true, t.column_pos[j]) : nullptr;
+      if (v && sqlite3_value_type(v) == SQLITE_INTEGER) w.counters.emplace_back(t.columns[j], sqlite3_value_int64(v));
+    }
+    noted_.push_back(std::move(w));
+    if (op == SQLITE_DELETE) return Status::OK();
+  }
+  NotedWrite w = start(protocol::kUpsert);
+  OUTPOST_RETURN_IF_ERROR(key_of(false, &w));
+  w.whole = op == SQLITE_INSERT || key_changed;
+  for (size_t j = 0; j < t.columns.size(); ++j) {
+    const std::string& col = t.columns[j];
+    sqlite3_value* n = value(false, t.column_pos[j]);
+    if (!n) continue;
+    const int type = sqlite3_value_type(n);
+    if (w.whole) {  // every column; counters their value
+      if (t.counter[j] && type == SQLITE_NULL) continue;
+      if (t.counter[j] && type != SQLITE_INTEGER) return CounterError(t, col);
+      w.op.columns[col] = protocol::ColumnValue{Stmt::FromSqlite(n), {}};
+      continue;
+    }
+    sqlite3_value* o = value(true, t.column_pos[j]);  // the changed columns; counters their delta
+    if (!o || SameValue(o, n)) continue;
+    if (!t.counter[j]) {
+      w.op.columns[col] = protocol::ColumnValue{Stmt::FromSqlite(n), {}};
+      continue;
+    }
+    const int old_type = sqlite3_value_type(o);
+    if ((type != SQLITE_NULL && type != SQLITE_INTEGER) || (old_type != SQLITE_NULL && old_type != SQLITE_INTEGER))
+      return CounterError(t, col);
+    int64_t delta;
+    if (__builtin_sub_overflow(sqlite3_value_int64(n), sqlite3_value_int64(o), &delta)) return CounterError(t, col);
+    if (delta != 0) w.op.columns[col] = protocol::ColumnValue{delta, {}};
+  }
+  if (w.whole || !w.op.columns.empty()) noted_.push_back(std::move(w));  // else nothing tracked changed
+  return Status::OK();
 }
 
 Status Engine::RefreshTables() {
@@ -215,121 +270,44 @@ const TableInfo* Engine::FindTable(const std::string& name) const {
 }
 
 Status Engine::AfterStatement(bool kept) {
-  if (noted_.empty()) return Status::OK();
-  std::vector<NotedChange> noted = std::move(noted_);
+  if (!noting_) return Status::OK();
+  std::vector<NotedWrite> noted = std::move(noted_);
+  const Status error = noted_error_;
   ForgetNoted();
   if (!kept) return Status::OK();
+  if (!error.ok()) return error;
   return RecordNoted(std::move(noted));
 }
 
-Status Engine::RecordNoted(std::vector<NotedChange> noted) {
-  // The tables' positions as of the statement: no schema change happens inside one.
-  const Status schema = RefreshTables();
-  // What to record, in the order of the changes: one write per change, two for an UPDATE of the key.
-  struct Write {
-    const TableInfo* table;
-    protocol::Operation op;  // kind, key and columns
-    std::string key_text;
-    // delete: the row as it was; upsert: the row a delete of this statement took from its key (then folded)
-    const std::vector<Value>* gone = nullptr;
-    bool folded = false;
-  };
-  std::vector<Write> writes;
+Status Engine::RecordNoted(std::vector<NotedWrite> noted) {
+  // REPLACE deletes the rows it replaces before writing: a delete followed in the statement by a whole upsert
+  // of the same key is one write of that key, its counters recording new - old as an update would.
   std::map<std::pair<const TableInfo*, std::string>, size_t> deletes;  // (table, key text) -> not yet folded
-  for (const NotedChange& c : noted) {
-    const TableInfo& t = *c.table;
-    const std::vector<Value>& whole = c.op == SQLITE_INSERT ? c.after : c.before;
-    if (!t.error.ok()) return t.error;
-    if (!t.exists || static_cast<int>(whole.size()) != t.width) {
-      if (!schema.ok() && t.error.ok()) return schema;
-      return Status::Error("INTERNAL", "Capture lost track of the columns of \"" + t.name + "\"; reopen the database.");
-    }
-    // The value a column has after the change (an UPDATE holds only the values it changed).
-    auto now = [&](int pos) -> const Value& {
-      return c.op == SQLITE_UPDATE && !c.changed[pos] ? c.before[pos] : c.after[pos];
-    };
-    auto key_of = [&](bool old_key, protocol::Key* key) {
-      for (size_t i = 0; i < t.key.size(); ++i) {
-        const Value& v = old_key ? c.before[t.key_pos[i]] : now(t.key_pos[i]);
-        if (v.index() == 0)
-          return Status::Error("INVALID_ARGUMENT", "A row of the synced table \"" + t.name +
-                                                       "\" needs a non-NULL primary key (" + t.key[i] +
-                                                       "); generate ids on the client, e.g. crypto.randomUUID().");
-        (*key)[t.key[i]] = v;
-      }
-      return Status::OK();
-    };
-    bool key_changed = false;
-    if (c.op == SQLITE_UPDATE)
-      for (int pos : t.key_pos) key_changed = key_changed || c.changed[pos];
-    if (c.op == SQLITE_DELETE || key_changed) {
-      Write w{&t, {}, {}, &c.before};
-      w.op.table = t.name;
-      OUTPOST_RETURN_IF_ERROR(key_of(true, &w.op.key));
-      w.op.kind = std::string(protocol::kDelete);
-      w.key_text = KeyText(w.op.key);
-      deletes[{&t, w.key_text}] = writes.size();
-      writes.push_back(std::move(w));
-      if (c.op == SQLITE_DELETE) continue;
-    }
-    Write w{&t, {}, {}};
-    w.op.table = t.name;
-    OUTPOST_RETURN_IF_ERROR(key_of(false, &w.op.key));
-    w.op.kind = std::string(protocol::kUpsert);
-    w.key_text = KeyText(w.op.key);
-    for (size_t j = 0; j < t.columns.size(); ++j) {
-      const int pos = t.column_pos[j];
-      const std::string& col = t.columns[j];
-      if (c.op == SQLITE_UPDATE && !key_changed) {  // the changed columns; counters their delta
-        if (!c.changed[pos]) continue;
-        if (!t.counter[j]) {
-          w.op.columns[col] = protocol::ColumnValue{c.after[pos], {}};
-          continue;
-        }
-        const Value &o = c.before[pos], &n = c.after[pos];
-        if ((o.index() != 0 && o.index() != 1) || (n.index() != 0 && n.index() != 1)) return CounterError(t, col);
-        int64_t delta;
-        if (__builtin_sub_overflow(n.index() ? std::get<int64_t>(n) : 0, o.index() ? std::get<int64_t>(o) : 0, &delta))
-          return CounterError(t, col);
-        if (delta != 0) w.op.columns[col] = protocol::ColumnValue{delta, {}};
-        continue;
-      }
-      const Value& v = now(pos);  // every column
-      if (t.counter[j] && v.index() == 0) continue;
-      if (t.counter[j] && v.index() != 1) return CounterError(t, col);
-      w.op.columns[col] = protocol::ColumnValue{v, {}};
-    }
-    if (c.op == SQLITE_UPDATE && !key_changed) {
-      if (!w.op.columns.empty()) writes.push_back(std::move(w));  // else nothing tracked changed
+  std::vector<bool> folded(noted.size());
+  for (size_t i = 0; i < noted.size(); ++i) {
+    NotedWrite& w = noted[i];
+    if (w.op.kind == protocol::kDelete) {
+      deletes[{w.table, w.key_text}] = i;
       continue;
     }
-    if (auto d = deletes.find({&t, w.key_text}); d != deletes.end()) {  // REPLACE: one write of the key
-      writes[d->second].folded = true;
-      w.gone = writes[d->second].gone;
-      deletes.erase(d);
+    if (!w.whole) continue;
+    auto d = deletes.find({w.table, w.key_text});
+    if (d == deletes.end()) continue;
+    folded[d->second] = true;
+    for (const auto& [col, old] : noted[d->second].counters) {
+      auto c = w.op.columns.find(col);
+      if (c == w.op.columns.end()) continue;
+      int64_t delta;
+      if (__builtin_sub_overflow(std::get<int64_t>(c->second.value), old, &delta)) return CounterError(*w.table, col);
+      if (delta == 0)
+        w.op.columns.erase(c);
+      else
+        c->second.value = delta;
     }
-    writes.push_back(std::move(w));
+    deletes.erase(d);
   }
-  for (Write& w : writes) {
-    if (w.folded) continue;
-    if (w.gone && w.op.kind == protocol::kUpsert) {
-      // The key's row was replaced: a counter records new - old, as an update would (not new on top of old).
-      const TableInfo& t = *w.table;
-      for (size_t j = 0; j < t.columns.size(); ++j) {
-        auto c = w.op.columns.find(t.columns[j]);
-        const Value& old = (*w.gone)[t.column_pos[j]];
-        if (!t.counter[j] || c == w.op.columns.end() || old.index() != 1) continue;
-        int64_t delta;
-        if (__builtin_sub_overflow(std::get<int64_t>(c->second.value), std::get<int64_t>(old), &delta))
-          return CounterError(t, t.columns[j]);
-        if (delta == 0)
-          w.op.columns.erase(c);
-        else
-          c->second.value = delta;
-      }
-    }
-    OUTPOST_RETURN_IF_ERROR(RecordRowOp(*w.table, std::move(w.op)));
-  }
+  for (size_t i = 0; i < noted.size(); ++i)
+    if (!folded[i]) OUTPOST_RETURN_IF_ERROR(RecordRowOp(*noted[i].table, std::move(noted[i].op)));
   return Status::OK();
 }
 

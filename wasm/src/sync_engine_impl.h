@@ -62,14 +62,17 @@ struct TableInfo {
   std::vector<bool> counter;    // whether each of `columns` is a counter column
 };
 
-// A row change of a tracked table as the preupdate hook saw it, turned into operations once its statement
-// has run (capture.cc). Rows hold a value per column (TableInfo::width): `before` for UPDATE and DELETE,
-// `after` for INSERT and, for UPDATE, only where the value changed (`changed`).
-struct NotedChange {
+// A write capture records once its statement has run, as the preupdate hook made it from one row change
+// (capture.cc): an upsert or a delete, its columns named and counters worked out. Only what the operation
+// needs is kept, so a statement over many rows holds little more than the operations it will write.
+struct NotedWrite {
   const TableInfo* table;
-  int op;  // SQLITE_INSERT, SQLITE_UPDATE or SQLITE_DELETE
-  std::vector<Value> before, after;
-  std::vector<bool> changed;
+  protocol::Operation op;  // table, kind, key and columns
+  std::string key_text;
+  // An upsert of every column (an INSERT, or the new key of an UPDATE): a delete of the same key earlier in
+  // the statement (REPLACE) folds into it. Its counters then hold values, not deltas.
+  bool whole = false;
+  std::vector<std::pair<std::string, int64_t>> counters;  // delete: the integer counters the row had
 };
 
 // `col = ?n AND ...` over the table's key columns, and the matching binds (pull_apply.cc).
@@ -149,19 +152,24 @@ class Engine final : public SyncEngine, private WriteObserver {
     CountsChanged();
     ForgetNoted();
   }
-  bool OnCommit() const { return noted_.empty(); }  // false: refuse the commit (a change would go unrecorded)
+  bool OnCommit() const { return WhatNoted() == Noted::kNothing; }  // false: refuse (a change would go unrecorded)
   void OnPreupdate(sqlite3* db, int op, const char* db_name, const char* table);
 
  private:
   // WriteObserver (capture.cc): the noted changes become operations.
   Status AfterStatement(bool kept) override;
   Noted WhatNoted() const override {
-    return noted_.empty() ? Noted::kNothing : noted_counted_ ? Noted::kCounted : Noted::kUncountedOnly;
+    if (noted_.empty() && noted_error_.ok()) return Noted::kNothing;
+    return noted_counted_ ? Noted::kCounted : Noted::kUncountedOnly;
   }
   void ForgetNoted() {
     noted_.clear();
+    noted_error_ = Status::OK();
     noted_counted_ = false;
+    noting_ = false;
   }
+  // The writes one row change makes (OnPreupdate).
+  Status NoteChange(sqlite3* db, int op, const TableInfo& t);
 
  private:
   // outbox_store.cc
@@ -191,7 +199,7 @@ class Engine final : public SyncEngine, private WriteObserver {
   // Reads the tracked tables' columns again if the schema changed since (one PRAGMA when it did not).
   // Returns the first misconfigured table's error.
   Status RefreshTables();
-  Status RecordNoted(std::vector<NotedChange> noted);
+  Status RecordNoted(std::vector<NotedWrite> noted);
   Status RecordRowOp(const TableInfo& table, protocol::Operation op);
   Status MergeColumnsText(const TableInfo& table, const std::string& old_text, protocol::Columns fresh,
                           std::string* out);
@@ -248,8 +256,10 @@ class Engine final : public SyncEngine, private WriteObserver {
   uint64_t rng_[4];  // xoshiro256** state from the seed
   int64_t now_ms_ = 0;
   bool applying_ = false;  // the engine writes tracked tables: no capture
-  std::vector<NotedChange> noted_;  // the running statement's row changes of tracked tables (capture.cc)
-  bool noted_counted_ = false;      // one of them is an INSERT or UPDATE of the statement's own table
+  std::vector<NotedWrite> noted_;  // what the running statement's changes of tracked tables write (capture.cc)
+  Status noted_error_;             // the first of its changes that cannot be recorded
+  bool noted_counted_ = false;     // one of them is an INSERT or UPDATE of the statement's own table
+  bool noting_ = false;            // the running statement changed a tracked row (tables refreshed for it)
   // RefreshTables: the schema as last read (PRAGMA schema_version, and how often SQLite prepared that
   // statement again) and the statement.
   std::pair<int64_t, int> schema_version_{-1, -1};
