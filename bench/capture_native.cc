@@ -57,13 +57,15 @@ int main(int argc, char** argv) {
         if (Status s = device.Exec(std::string("INSERT INTO ") + table + " VALUES (?, ?, ?, ?)", row("n", i, i));
             !s.ok())
           return Fail("fill", s);
-  double ms[2] = {0, 0};  // untracked, tracked
+  double ms[2] = {0, 0};         // untracked, tracked
+  int64_t bytes[2] = {0, 0};     // written to storage (WAL appends and checkpoints)
   const int block = 500;
   for (int start = 0; start < n; start += block) {
     for (int tracked = 0; tracked < 2; ++tracked) {
       const std::string table = tracked ? "notes" : "plain";
       const std::string sql = update ? "UPDATE " + table + " SET title = ?2, updated = ?4 WHERE id = ?1"
                                      : "INSERT INTO " + table + "(id, title, body, updated) VALUES (?1, ?2, ?3, ?4)";
+      device.backend().ResetCounters();
       const auto t0 = Clock::now();
       for (int i = start; i < std::min(n, start + block); ++i) {
         Status s = device.Exec("BEGIN");
@@ -73,11 +75,14 @@ int main(int argc, char** argv) {
         ++device.now;
       }
       ms[tracked] += std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+      bytes[tracked] += device.backend().counters().bytes_written;
     }
   }
   printf(
-      "{\"n\": %d, \"case\": \"%s\", \"untrackedUs\": %.2f, \"trackedUs\": %.2f, \"ratio\": %.3f, \"pending\": %lld}\n",
+      "{\"n\": %d, \"case\": \"%s\", \"untrackedUs\": %.2f, \"trackedUs\": %.2f, \"ratio\": %.3f, "
+      "\"untrackedBytesPerTx\": %.0f, \"trackedBytesPerTx\": %.0f, \"pending\": %lld}\n",
       n, update ? "update" : "insert", ms[0] * 1000 / n, ms[1] * 1000 / n, ms[0] / ms[1],
+      static_cast<double>(bytes[0]) / n, static_cast<double>(bytes[1]) / n,
       static_cast<long long>(device.engine().GetStatus().pending));
   return 0;
 }

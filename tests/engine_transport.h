@@ -254,6 +254,7 @@ class Device {
   const std::string& name() const { return name_; }
   Database& db() { return *db_; }
   SyncEngine& engine() { return *engine_; }
+  vfs::MemoryBackend& backend() { return *backend_; }
   void set_transport(Transport* t) { transport_ = t; }
 
   // Runs app SQL at the device's time (capture triggers stamp it).

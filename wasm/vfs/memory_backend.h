@@ -16,6 +16,7 @@ namespace outpost::vfs {
 
 struct IoCounters {
   int64_t reads = 0, writes = 0, flushes = 0, truncates = 0, sizes = 0;
+  int64_t bytes_written = 0;
 };
 
 class MemoryBackend final : public SlotBackend {
@@ -58,6 +59,7 @@ class MemoryBackend final : public SlotBackend {
   }
   int64_t Write(int slot, const uint8_t* src, int64_t n, int64_t offset) override {
     ++counters_.writes;
+    counters_.bytes_written += n;
     if (fail_after_ == 0) return fail_with_ >= 0 ? std::min(fail_with_, n - 1) : fail_with_;
     if (fail_after_ > 0) --fail_after_;
     auto& f = files_[slot];
