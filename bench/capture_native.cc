@@ -5,12 +5,14 @@
 // of each and the ratio. Deterministic enough for `valgrind --tool=callgrind` (instruction counts per phase).
 // Built on demand: `cmake --build build/native --target capture_native`.
 //
-//   capture_native [N=20000] [insert|update]
+//   capture_native [N=20000] [insert|update|bulk]   (bulk: one statement of N rows into each table)
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
+
+#include <sys/resource.h>
 
 #include "engine_transport.h"
 
@@ -35,6 +37,7 @@ class NoTransport final : public integration::Transport {
 int main(int argc, char** argv) {
   const int n = argc > 1 ? std::atoi(argv[1]) : 20000;
   const bool update = argc > 2 && std::strcmp(argv[2], "update") == 0;
+  const bool bulk = argc > 2 && std::strcmp(argv[2], "bulk") == 0;
   const char* filler = "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut";
   SyncConfig config;
   config.tables["notes"] = TrackedTable{{"id"}, merge::TablePolicy{}};
@@ -57,6 +60,28 @@ int main(int argc, char** argv) {
         if (Status s = device.Exec(std::string("INSERT INTO ") + table + " VALUES (?, ?, ?, ?)", row("n", i, i));
             !s.ok())
           return Fail("fill", s);
+  if (bulk) {
+    // One statement of n rows into each table (an import): its time, and the peak memory after it (capture
+    // holds the statement's operations until it ends).
+    double bulk_ms[2];
+    long peak_kib[2];
+    for (int tracked = 0; tracked < 2; ++tracked) {
+      const auto t0 = Clock::now();
+      Status s = device.Exec(std::string("WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c WHERE i < ") +
+                             std::to_string(n - 1) + ") INSERT INTO " + (tracked ? "notes" : "plain") +
+                             " SELECT 'b' || i, 'Note ' || i, '#' || i || ' " + filler + "', i FROM c");
+      if (!s.ok()) return Fail("bulk", s);
+      bulk_ms[tracked] = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+      rusage usage;
+      getrusage(RUSAGE_SELF, &usage);
+      peak_kib[tracked] = usage.ru_maxrss;
+    }
+    printf("{\"n\": %d, \"case\": \"bulk\", \"untrackedMs\": %.1f, \"trackedMs\": %.1f, \"peakKiBAfterUntracked\": %ld, "
+           "\"peakKiBAfterTracked\": %ld, \"pending\": %lld}\n",
+           n, bulk_ms[0], bulk_ms[1], peak_kib[0], peak_kib[1],
+           static_cast<long long>(device.engine().GetStatus().pending));
+    return 0;
+  }
   double ms[2] = {0, 0};         // untracked, tracked
   int64_t bytes[2] = {0, 0};     // written to storage (WAL appends and checkpoints)
   const int block = 500;
