@@ -957,6 +957,24 @@ TEST_F(SyncEngineTest, OutboxFullRollsTheTransactionBackWhole) {
   EXPECT_NE(s.message().find("maxOutboxBytes"), std::string::npos);
 }
 
+// A statement larger than the outbox could ever take fails while it runs (its operations wait in memory
+// until it ends); within the bound, one that fits is recorded whole.
+TEST_F(SyncEngineTest, AStatementTooLargeForTheOutboxFailsEarlyAndKeepsNothing) {
+  SyncConfig c = Config();
+  c.max_outbox_ops = 50;
+  SyncClient small(c, kSchema);
+  const std::string rows = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ";
+  Status s = small.Exec(rows + "150) INSERT INTO items SELECT 'r' || i, 'x', 1 FROM n");
+  EXPECT_EQ(s.code(), "OUTBOX_FULL") << s.ToString();
+  EXPECT_NE(s.message().find("One statement"), std::string::npos) << s.message();
+  EXPECT_EQ(small.Int("SELECT count(*) FROM items"), 0);
+  s = small.Exec(rows + "80) INSERT INTO items SELECT 'r' || i, 'x', 1 FROM n");  // noted, then too many ops
+  EXPECT_EQ(s.code(), "OUTBOX_FULL") << s.ToString();
+  EXPECT_NE(s.message().find("maxOutboxOps 50"), std::string::npos) << s.message();
+  small.ExecOk(rows + "50) INSERT INTO items SELECT 'r' || i, 'x', 1 FROM n");
+  EXPECT_EQ(small.List().size(), 50u);
+}
+
 // ---- Pull -----------------------------------------------------------------------------------------------
 
 protocol::Operation RemoteUpsert(const std::string& id, int64_t wall, std::map<std::string, Value> cols,

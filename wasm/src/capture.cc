@@ -110,6 +110,13 @@ void Engine::OnPreupdate(sqlite3* db, int op, const char* db_name, const char* t
     }
   }
   noted_error_ = NoteChange(db, op, it->second);
+  // The operations wait in memory until the statement ends. Each can at most fold into one already in the
+  // outbox, so past maxOutboxOps twice over the statement is bound to fail: it fails now, not after holding
+  // a million rows' worth (triggers that write the same row again and again stay well within this).
+  if (noted_error_.ok() && noted_.size() > 2 * config_.max_outbox_ops)
+    noted_error_ = Status::Error("OUTBOX_FULL", "One statement changes more synced rows than the outbox can hold "
+                                                "(maxOutboxOps " + std::to_string(config_.max_outbox_ops) +
+                                                "); nothing of it was kept. Split it, syncing in between.");
 }
 
 Status Engine::NoteChange(sqlite3* db, int op, const TableInfo& t) {
