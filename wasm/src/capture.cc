@@ -314,17 +314,16 @@ Status Engine::RecordNoted(std::vector<NotedWrite> noted) {
     deletes.erase(d);
   }
   for (size_t i = 0; i < noted.size(); ++i)
-    if (!folded[i]) OUTPOST_RETURN_IF_ERROR(RecordRowOp(*noted[i].table, std::move(noted[i].op)));
+    if (!folded[i]) OUTPOST_RETURN_IF_ERROR(RecordRowOp(*noted[i].table, std::move(noted[i].op), noted[i].key_text));
   return Status::OK();
 }
 
-Status Engine::RecordRowOp(const TableInfo& t, protocol::Operation op) {
+Status Engine::RecordRowOp(const TableInfo& t, protocol::Operation op, const std::string& key_text) {
   bool exhausted = false;
   op.hlc = Tick(&exhausted);
   if (exhausted)
     return Status::Error("CLOCK_EXHAUSTED", "The device clock cannot advance any more; check the system time.");
   for (auto& [name, cv] : op.columns) cv.hlc = op.hlc;
-  const std::string key_text = KeyText(op.key);
   const std::string entity = EntityFor(t.name, key_text);
 
   if (op.kind == protocol::kUpsert) {

@@ -81,6 +81,15 @@ std::string FirstKeyword(const char* p) {
   return word;
 }
 
+// Not read-only yet run as they are, outside a transaction: transaction control (BEGIN IMMEDIATE takes the
+// write lock) and statements SQLite refuses or ignores inside one. None of them changes a table row.
+bool RunsAsItIs(sqlite3_stmt* stmt) {
+  static constexpr std::string_view kAsTheyAre[] = {"BEGIN",   "COMMIT", "END",    "ROLLBACK", "SAVEPOINT",
+                                                    "RELEASE", "VACUUM", "PRAGMA", "ATTACH",   "DETACH"};
+  const std::string word = FirstKeyword(sqlite3_sql(stmt));
+  return std::find(std::begin(kAsTheyAre), std::end(kAsTheyAre), word) != std::end(kAsTheyAre);
+}
+
 int BindValue(sqlite3_stmt* stmt, int i, const Value& v) {
   switch (v.index()) {
     case 0:
@@ -313,26 +322,16 @@ Status Database::Control(TxControl which) {
 
 // See WriteObserver for what this keeps.
 Status Database::Run(sqlite3_stmt* stmt, const std::string& sql, QueryResult* rows, int64_t* changes) {
-  if (!observer_ || sqlite3_stmt_readonly(stmt)) {
+  const bool outside = sqlite3_get_autocommit(db_);
+  if (!observer_ || sqlite3_stmt_readonly(stmt) || (outside && RunsAsItIs(stmt))) {
     Status s = Step(stmt, sql, rows);
     *changes = sqlite3_changes64(db_);
     return s;
   }
-  bool wrapped = false;
-  if (sqlite3_get_autocommit(db_)) {
-    // Not read-only yet not to be wrapped: transaction control (BEGIN IMMEDIATE takes the write lock) and
-    // statements SQLite refuses or ignores inside a transaction.
-    static constexpr std::string_view kAsTheyAre[] = {"BEGIN",   "COMMIT", "END",    "ROLLBACK", "SAVEPOINT",
-                                                      "RELEASE", "VACUUM", "PRAGMA", "ATTACH",   "DETACH"};
-    const std::string word = FirstKeyword(sqlite3_sql(stmt));
-    if (std::find(std::begin(kAsTheyAre), std::end(kAsTheyAre), word) != std::end(kAsTheyAre)) {
-      Status s = Step(stmt, sql, rows);
-      *changes = sqlite3_changes64(db_);
-      return s;
-    }
+  const bool wrapped = outside;
+  if (wrapped) {
     Status b = Control(TxControl::kBegin);
     if (!b.ok()) return b;
-    wrapped = true;
   }
   Status s = Step(stmt, sql, rows);
   *changes = sqlite3_changes64(db_);

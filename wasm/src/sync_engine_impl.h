@@ -200,7 +200,7 @@ class Engine final : public SyncEngine, private WriteObserver {
   // Returns the first misconfigured table's error.
   Status RefreshTables();
   Status RecordNoted(std::vector<NotedWrite> noted);
-  Status RecordRowOp(const TableInfo& table, protocol::Operation op);
+  Status RecordRowOp(const TableInfo& table, protocol::Operation op, const std::string& key_text);  // KeyText(op.key)
   Status MergeColumnsText(const TableInfo& table, const std::string& old_text, protocol::Columns fresh,
                           std::string* out);
 
